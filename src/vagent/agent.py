@@ -1,0 +1,254 @@
+"""The public face: build an agent from a config, run turns, end conversations, read records."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.graph.state import CompiledStateGraph
+
+from vagent._nodes import Deps, Nodes
+from vagent.backends.sqlite import SQLiteBackend
+from vagent.config import AgentConfig, load_config
+from vagent.errors import ConversationError
+from vagent.graph import build_graph
+from vagent.guardrails.screen import clean
+from vagent.knowledge.store import KnowledgeBase
+from vagent.models import resolve_model
+from vagent.records import AuditEntry, RecordStore
+from vagent.state import (
+    STATE_TYPES,
+    Caller,
+    ConversationRecord,
+    ConversationState,
+    HandoffPacket,
+    Reply,
+)
+from vagent.tools.builtin import BUILTIN_TOOLS
+from vagent.tools.policy import PolicyGate
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_CONVERSATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
+_NOT_HEARD = "Sorry, I didn't catch that. Could you say it again?"
+
+
+class Agent:
+    """A virtual agent for one deployment.
+
+    Build it with :meth:`from_config`. Each :meth:`run` is one caller turn of one conversation;
+    the conversation's state lives in the checkpointer, so any process sharing the state
+    directory can take the next turn.
+    """
+
+    def __init__(self, config: AgentConfig, deps: Deps) -> None:
+        """Use :meth:`from_config`; this is for callers that assemble their own parts."""
+        self.config = config
+        self._deps = deps
+        self._builder = build_graph(Nodes(deps))
+        self._graphs: dict[asyncio.AbstractEventLoop, CompiledStateGraph[Any]] = {}
+        self._connections: dict[asyncio.AbstractEventLoop, aiosqlite.Connection] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_config(
+        cls,
+        path_or_config: str | Path | AgentConfig | dict[str, Any],
+        *,
+        model: BaseChatModel | None = None,
+    ) -> Agent:
+        """Build an agent from a TOML file (or a config object).
+
+        Args:
+            path_or_config: the agent.toml path, an ``AgentConfig``, or a dict of its shape.
+            model: any langchain-core chat model that supports ``bind_tools``. None means the
+                configured OpenAI-compatible endpoint, or the offline engine if none is set.
+
+        Raises:
+            ConfigError: the configuration or the model is unusable.
+        """
+        config = load_config(path_or_config)
+        state_dir = config.state_path
+        state_dir.mkdir(parents=True, exist_ok=True)
+        tools = {name: BUILTIN_TOOLS[name]() for name in config.tools.enabled}
+        backend = SQLiteBackend(
+            state_dir / "cases.sqlite",
+            seed=config.resolve(config.backend.seed) if config.backend.seed else None,
+        )
+        knowledge = KnowledgeBase(state_dir / "chroma", config.knowledge.collection)
+        knowledge.ingest(config.resolve(config.knowledge.articles))
+        deps = Deps(
+            config=config,
+            model=resolve_model(config, model, tools),
+            knowledge=knowledge,
+            tools=tools,
+            gate=PolicyGate(tools),
+            cases=backend,
+            messenger=backend,
+            store=RecordStore(state_dir / "records.sqlite"),
+        )
+        return cls(config, deps)
+
+    async def run(self, conversation_id: str, text: str, *, caller: Caller | None = None) -> Reply:
+        """Take one caller turn and return the agent's reply.
+
+        Args:
+            conversation_id: the conversation (letters, digits and ``._:@-``, up to 128).
+            text: what the caller said.
+            caller: what the channel knows about the caller; read on the conversation's first
+                turn and kept after.
+
+        Raises:
+            ConversationError: the conversation id is malformed, or the conversation has ended.
+        """
+        _check_id(conversation_id)
+        graph = await self._graph()
+        config: RunnableConfig = {"configurable": {"thread_id": conversation_id}}
+        async with self._lock(conversation_id):
+            current = (await graph.aget_state(config)).values
+            if current.get("record") is not None:
+                raise ConversationError(
+                    f"conversation {conversation_id!r} has ended; start a new conversation id",
+                    conversation_id=conversation_id,
+                )
+            if not clean(text):
+                return Reply(
+                    conversation_id=conversation_id, turn=current.get("turn", 0), text=_NOT_HEARD
+                )
+            update: dict[str, Any] = {"incoming": text}
+            if caller is not None and not current:
+                update["caller"] = caller
+            state: ConversationState = await graph.ainvoke(update, config)
+        return _reply(conversation_id, state)
+
+    async def end(self, conversation_id: str) -> ConversationRecord:
+        """End the conversation and return its record (the same record on a repeat call).
+
+        Raises:
+            ConversationError: there is no such conversation.
+        """
+        _check_id(conversation_id)
+        graph = await self._graph()
+        config: RunnableConfig = {"configurable": {"thread_id": conversation_id}}
+        async with self._lock(conversation_id):
+            current = (await graph.aget_state(config)).values
+            if not current:
+                raise ConversationError(
+                    f"no conversation {conversation_id!r} to end", conversation_id=conversation_id
+                )
+            if current.get("record") is not None:
+                record: ConversationRecord = current["record"]
+                return record
+            state = await graph.ainvoke({"ending": True}, config)
+        return state["record"]  # type: ignore[no-any-return]
+
+    async def record(self, conversation_id: str) -> ConversationRecord | None:
+        """The stored record of an ended conversation, or None."""
+        return await self._deps.store.record(conversation_id)
+
+    async def audit_log(self, conversation_id: str) -> list[AuditEntry]:
+        """Every policy decision taken in the conversation, oldest first."""
+        return await self._deps.store.audit_log(conversation_id)
+
+    async def handoffs(self) -> list[HandoffPacket]:
+        """Handoffs waiting for a live agent, most urgent first."""
+        return await self._deps.store.handoffs()
+
+    @property
+    def backend(self) -> SQLiteBackend:
+        """The embedded demo backend (case system and SMS outbox)."""
+        assert isinstance(self._deps.cases, SQLiteBackend)
+        return self._deps.cases
+
+    def run_sync(self, conversation_id: str, text: str, *, caller: Caller | None = None) -> Reply:
+        """:meth:`run` for scripts and notebooks."""
+        return self._sync(self.run(conversation_id, text, caller=caller))
+
+    def end_sync(self, conversation_id: str) -> ConversationRecord:
+        """:meth:`end` for scripts and notebooks."""
+        return self._sync(self.end(conversation_id))
+
+    async def aclose(self) -> None:
+        """Close the checkpointer connections opened in this event loop."""
+        loop = asyncio.get_running_loop()
+        self._graphs.pop(loop, None)
+        conn = self._connections.pop(loop, None)
+        if conn is not None:
+            await conn.close()
+
+    def close(self) -> None:
+        """Close everything the agent opened; it cannot be used afterwards."""
+        if self._loop is not None:
+            self._sync(self.aclose())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            assert self._thread is not None
+            self._thread.join()
+            self._loop = None
+        self._deps.store.close()
+
+    async def _graph(self) -> CompiledStateGraph[Any]:
+        """The graph compiled with an SQLite checkpointer opened in the running loop."""
+        loop = asyncio.get_running_loop()
+        if loop not in self._graphs:
+            path = self.config.state_path / "checkpoints.sqlite"
+            conn = await aiosqlite.connect(str(path), timeout=30)
+            await conn.execute("PRAGMA journal_mode=WAL")
+            self._connections[loop] = conn
+            serde = JsonPlusSerializer(allowed_msgpack_modules=STATE_TYPES)
+            saver = AsyncSqliteSaver(conn, serde=serde)
+            await saver.setup()
+            self._graphs[loop] = self._builder.compile(checkpointer=saver)
+        return self._graphs[loop]
+
+    def _lock(self, conversation_id: str) -> asyncio.Lock:
+        """The lock that keeps two turns of one conversation from interleaving."""
+        return self._locks.setdefault(conversation_id, asyncio.Lock())
+
+    def _sync(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the agent's private event loop and wait for it."""
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(
+                target=self._loop.run_forever, daemon=True, name="vagent-agent-loop"
+            )
+            self._thread.start()
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+
+def _check_id(conversation_id: object) -> None:
+    """Refuse a conversation id that is not a short, plain string."""
+    if not isinstance(conversation_id, str) or not _CONVERSATION_ID.fullmatch(conversation_id):
+        shown = conversation_id[:40] if isinstance(conversation_id, str) else conversation_id
+        raise ConversationError(
+            f"conversation id {shown!r} is not valid: use 1 to 128 letters, digits or ._:@-",
+            conversation_id=str(shown),
+        )
+
+
+def _reply(conversation_id: str, state: ConversationState) -> Reply:
+    """The reply object for the turn that just ran."""
+    turn = state.get("turn", 0)
+    handoff = state.get("handoff") if state.get("handoff_turn") == turn else None
+    return Reply(
+        conversation_id=conversation_id,
+        turn=turn,
+        text=state.get("reply", ""),
+        citations=[c for c in state.get("citations", []) if c.turn == turn],
+        actions=[a for a in state.get("actions", []) if a.turn == turn],
+        pending=state.get("pending"),
+        handoff=handoff,
+    )

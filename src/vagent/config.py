@@ -1,0 +1,167 @@
+"""The agent's configuration: a TOML file validated by pydantic when the agent is built.
+
+Relative paths in the file are resolved against the file's own folder, so a deployment folder
+can be moved or checked out anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from vagent.errors import ConfigError
+
+TOOL_NAMES = ("verify_caller", "lookup_case", "cancel_case", "send_sms", "hand_off")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelConfig(_Section):
+    """An OpenAI-compatible chat endpoint (OpenAI, Azure OpenAI, vLLM, Ollama)."""
+
+    model: str
+    """The model name the endpoint serves."""
+    base_url: str | None = None
+    """The endpoint's base URL; None means api.openai.com."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """The environment variable holding the key; never put the key itself in the file."""
+    timeout_s: float = Field(default=30.0, gt=0)
+    """Seconds one call may take before it is retried."""
+    max_attempts: int = Field(default=4, ge=1, le=10)
+    """Calls per model request, counting the first, before the turn hands off."""
+
+
+class KnowledgeConfig(_Section):
+    """Where the knowledge articles live and how many passages a turn sees."""
+
+    articles: Path
+    """Folder of Markdown articles with front matter (id, title, source)."""
+    collection: str = Field(default="articles", min_length=3, max_length=63)
+    """Chroma collection name."""
+    passages: int = Field(default=3, ge=1, le=20)
+    """Passages retrieved per turn."""
+    min_score: float = Field(default=0.35, ge=0.0, le=1.0)
+    """Passages scoring below this similarity are not shown to the model."""
+
+
+class BackendConfig(_Section):
+    """Where tools act. The embedded default is the SQLite demo case system and SMS outbox."""
+
+    kind: Literal["sqlite"] = "sqlite"
+    """Backend kind."""
+    seed: Path | None = None
+    """JSON file of demo callers and cases loaded into an empty demo database."""
+
+
+class PolicyConfig(_Section):
+    """Rules the policy gate enforces, whatever the model asks."""
+
+    verified_by: list[Literal["ivr", "verify_caller"]] = ["ivr", "verify_caller"]
+    """What counts as a verified caller: the IVR said so, or verify_caller matched facts on file."""
+    verify_with: list[Literal["zip_code", "date_of_birth"]] = ["zip_code", "date_of_birth"]
+    """Facts on file, any one of which verifies a caller together with a case number."""
+    max_verify_attempts: int = Field(default=3, ge=1, le=10)
+    """Failed verifications before the conversation hands off."""
+    max_tool_calls_per_turn: int = Field(default=4, ge=1, le=20)
+    """Tool calls the model may request in one turn."""
+    max_tool_calls_per_conversation: int = Field(default=40, ge=1)
+    """Tool calls the model may request in one conversation."""
+
+
+class ToolsConfig(_Section):
+    """Which tools exist for the model, and extra example phrases for the offline engine."""
+
+    enabled: list[str] = list(TOOL_NAMES)
+    """Tools the model may call; the others do not exist for it."""
+    examples: dict[str, list[str]] = {}
+    """Extra caller phrases per tool, added to the tool's own examples."""
+
+    @field_validator("enabled")
+    @classmethod
+    def _known_tools(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(TOOL_NAMES))
+        if unknown:
+            raise ValueError(f"unknown tools {unknown!r}; known tools are {list(TOOL_NAMES)!r}")
+        return value
+
+
+class AgentConfig(_Section):
+    """One deployment of the virtual agent."""
+
+    name: str
+    """The agent's name, as the caller hears it."""
+    scope: str
+    """One sentence on what the agent can help with; said when a request is out of scope."""
+    state_dir: Path = Path(".vagent")
+    """Folder for conversation state, audit log, records and the embedded stores."""
+    case_id_pattern: str = r"[A-Z0-9-]{4,20}"
+    """Regular expression a case number must match in full."""
+    model: ModelConfig | None = None
+    """The chat endpoint; absent means the deterministic offline engine."""
+    knowledge: KnowledgeConfig
+    backend: BackendConfig = BackendConfig()
+    policy: PolicyConfig = PolicyConfig()
+    tools: ToolsConfig = ToolsConfig()
+    base_dir: Path = Field(default=Path("."), exclude=True)
+    """Folder that relative paths are resolved against (the config file's folder)."""
+
+    @field_validator("case_id_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from exc
+        return value
+
+    def resolve(self, path: Path) -> Path:
+        """Return ``path`` resolved against the config file's folder."""
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    @property
+    def state_path(self) -> Path:
+        """The resolved state directory."""
+        return self.resolve(self.state_dir)
+
+
+def load_config(source: str | Path | AgentConfig | dict[str, object]) -> AgentConfig:
+    """Load and validate an agent configuration.
+
+    Args:
+        source: a path to a TOML file, an already built ``AgentConfig``, or a dict of the same
+            shape as the TOML file (relative paths then resolve against the current folder).
+
+    Raises:
+        ConfigError: the file is missing, is not TOML, or does not match the schema.
+    """
+    if isinstance(source, AgentConfig):
+        return source
+    if isinstance(source, dict):
+        return _validate(source, origin="<dict>", base_dir=Path.cwd())
+    path = Path(source)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file not found: {str(path)!r}; pass the agent.toml path"
+        ) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+    return _validate(data, origin=str(path), base_dir=path.resolve().parent)
+
+
+def _validate(data: dict[str, object], *, origin: str, base_dir: Path) -> AgentConfig:
+    """Validate a parsed config, turning pydantic's errors into one readable ConfigError."""
+    try:
+        return AgentConfig.model_validate({**data, "base_dir": base_dir})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"config {origin!r} is invalid: {problems}") from None

@@ -1,0 +1,109 @@
+"""Screening of caller input: requests for a person, confirmations, and small talk.
+
+These are deterministic, language-level rules that hold for any deployment; they run before the
+model sees the turn, so a request for a person is honoured in the same turn whatever the model
+would have said, and a confirmation is the caller's own word, never the model's.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal
+
+from vagent.state import Confirmation
+
+SmallTalk = Literal["greeting", "thanks", "goodbye"]
+
+_PERSON = re.compile(
+    r"\b(?:(?:talk|speak|chat)\s+(?:to|with)\s+(?:a|an|the|some|your)?\s*"
+    r"(?:real\s+|live\s+|actual\s+)?(?:person|human|agent|representative|rep|someone|somebody|"
+    r"operator|supervisor|manager)"
+    r"|(?:real|live|actual)\s+(?:person|human|agent)"
+    r"|representative|operator|human\s+being"
+    r"|transfer\s+me|connect\s+me\s+(?:to|with)\s+(?:a|an|the|some)?\s*"
+    r"(?:person|human|agent|representative|someone))\b",
+    re.IGNORECASE,
+)
+_YES = re.compile(
+    r"^(?:yes|yeah|yep|yup|sure|correct|right|that's right|that is right|confirm|confirmed|"
+    r"please do|go ahead|do it|ok|okay|affirmative|absolutely|definitely|that's correct|"
+    r"that is correct|sí|si)\b",
+    re.IGNORECASE,
+)
+_NO = re.compile(
+    r"^(?:no|nope|nah|don't|do not|stop|cancel that|never mind|nevermind|wait|hold on|"
+    r"not now|wrong|that's wrong|that is wrong|that's not right)\b",
+    re.IGNORECASE,
+)
+_THANKS = re.compile(
+    r"\b(?:thanks|thank you|thx|appreciate it|got it|that's all|that is all)\b", re.IGNORECASE
+)
+_GOODBYE = re.compile(
+    r"\b(?:bye|goodbye|good bye|have a (?:good|nice) (?:day|one))\b", re.IGNORECASE
+)
+_GREETING = re.compile(
+    r"^(?:hi|hello|hey|good (?:morning|afternoon|evening))\b[\s,.!]*$", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class Screening:
+    """What screening found in one caller turn."""
+
+    text: str
+    """The cleaned text."""
+    wants_person: bool = False
+    """The caller asked for a person."""
+    small_talk: SmallTalk | None = None
+    """The turn is only a greeting, thanks or goodbye."""
+
+
+def clean(text: str, *, limit: int = 4000) -> str:
+    """Normalise caller text: NFC, no control characters, single spaces, bounded length."""
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    return " ".join(text.split())[:limit]
+
+
+def screen_text(text: str) -> Screening:
+    """Screen one caller turn."""
+    cleaned = clean(text)
+    return Screening(
+        text=cleaned,
+        wants_person=bool(_PERSON.search(cleaned)),
+        small_talk=small_talk(cleaned),
+    )
+
+
+def small_talk(text: str) -> SmallTalk | None:
+    """Whether the turn is only a greeting, thanks or goodbye (short turns only)."""
+    if len(text.split()) > 8:
+        return None
+    if _GOODBYE.search(text):
+        return "goodbye"
+    if _THANKS.search(text) and not _asks_more(text):
+        return "thanks"
+    if _GREETING.match(text):
+        return "greeting"
+    return None
+
+
+def classify_confirmation(text: str) -> Confirmation:
+    """The caller's answer to a confirmation question: yes, no, or neither.
+
+    Only an explicit answer counts; anything mixed or unclear is "none", which cancels the
+    pending action rather than guessing.
+    """
+    words = clean(text).lower().strip(" .!?,")
+    yes = bool(_YES.match(words))
+    no = bool(_NO.match(words))
+    if yes == no:
+        return "none"
+    return "yes" if yes else "no"
+
+
+def _asks_more(text: str) -> bool:
+    """Whether a turn that thanks the agent also asks for something."""
+    return "?" in text or bool(re.search(r"\b(?:can|could|how|what|when|why|where)\b", text, re.I))
