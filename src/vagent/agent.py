@@ -8,7 +8,7 @@ import re
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 from langchain_core.language_models import BaseChatModel
@@ -132,7 +132,7 @@ class Agent:
             update: dict[str, Any] = {"incoming": text}
             if caller is not None and not current:
                 update["caller"] = caller
-            state: ConversationState = await graph.ainvoke(update, config)
+            state = cast(ConversationState, await graph.ainvoke(update, config))
         return _reply(conversation_id, state)
 
     async def end(self, conversation_id: str) -> ConversationRecord:
