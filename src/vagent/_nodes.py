@@ -71,7 +71,7 @@ class Nodes:
     def __init__(self, deps: Deps) -> None:
         """Bind the nodes to ``deps`` and prepare the tool specs once."""
         self.deps = deps
-        self._specs = [t.spec(deps.config) for t in deps.tools.values()]
+        self._model = deps.model.bind_tools([t.spec(deps.config) for t in deps.tools.values()])
         self._titles: list[str] | None = None
 
     async def screen(self, state: ConversationState, config: RunnableConfig) -> dict[str, Any]:
@@ -167,7 +167,7 @@ class Nodes:
         system = self._system_message(state)
         history = _bounded(state.get("messages", []))
         try:
-            message = await self.deps.model.bind_tools(self._specs).ainvoke([system, *history])
+            message = await self._model.ainvoke([system, *history])
         except Exception:
             # Never a dead end: whatever the endpoint did, the caller reaches a person.
             logger.warning("model call failed: conversation=%s", thread_id(config), exc_info=True)

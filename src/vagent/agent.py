@@ -197,6 +197,7 @@ class Agent:
             self._loop.call_soon_threadsafe(self._loop.stop)
             assert self._thread is not None
             self._thread.join()
+            self._loop.close()
             self._loop = None
         self._deps.store.close()
 

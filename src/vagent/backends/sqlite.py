@@ -48,7 +48,13 @@ class SQLiteBackend:
         self._db = SQLiteFile(path, _SCHEMA)
         self._conn = self._db.conn
         if seed is not None and self._count("callers") == 0:
-            self.load(_read_seed(seed))
+            try:
+                self.load(_read_seed(seed))
+            except (KeyError, TypeError) as exc:
+                raise ConfigError(
+                    f"backend seed {str(seed)!r} has an entry without {exc}; every caller needs "
+                    "caller_id and first_name, every case case_id, caller_id and kind"
+                ) from None
 
     def load(self, data: dict[str, Any]) -> None:
         """Insert callers (with their phones) and cases from a seed mapping."""

@@ -53,14 +53,21 @@ def _from_texts(
 
 def _enum(prop: Mapping[str, Any]) -> list[str]:
     """The allowed values of an enum argument (pydantic puts Literal choices in ``enum``)."""
-    return [str(v) for v in prop.get("enum", [])]
+    return [str(v) for v in _first(prop, "enum") or []]
+
+
+def _first(prop: Mapping[str, Any], key: str) -> Any:
+    """``prop[key]``, or the first one inside ``anyOf`` (how optional fields are written)."""
+    if key in prop:
+        return prop[key]
+    return next((p[key] for p in prop.get("anyOf", []) if key in p), None)
 
 
 def _pattern_value(
     name: str, prop: Mapping[str, Any], text: str, cues: Mapping[str, list[str]]
 ) -> str | None:
     """A value matching the argument's pattern, preferring one introduced by its own cue words."""
-    pattern = _bare(prop.get("pattern"))
+    pattern = _bare(_first(prop, "pattern"))
     if pattern is None:
         return None
     own = cues.get(name, [])

@@ -25,7 +25,10 @@ Assurance = Literal["none", "identified", "verified"]
 class ToolArgs(BaseModel):
     """Base of every tool's arguments: unknown fields are refused, never ignored."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # Attribute docstrings become field descriptions: they document the tool to the model.
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, use_attribute_docstrings=True
+    )
 
 
 @dataclass
@@ -88,6 +91,12 @@ class Tool(ABC):
     @abstractmethod
     async def run(self, args: Any, ctx: ToolContext, *, key: str | None) -> ToolResult:
         """Do it. ``key`` is the idempotency key of an irreversible action."""
+
+    @classmethod
+    def case_id_fields(cls) -> list[str]:
+        """Arguments that hold a case number and must match the deployment's pattern."""
+        props = cls.args_model.model_json_schema().get("properties", {})
+        return [name for name, prop in props.items() if prop.get("x-case-id")]
 
     def spec(self, config: AgentConfig) -> dict[str, Any]:
         """The tool in OpenAI function-calling form, with the deployment's case pattern."""

@@ -218,15 +218,18 @@ class SendSms(Tool):
     )
 
     async def precondition(self, args: Any, ctx: ToolContext) -> str | None:
-        """A confirmation needs an action to confirm."""
+        """A confirmation needs an action to confirm; a status text needs a case."""
         if args.template == "action_confirmation" and _last_executed(ctx.actions) is None:
             return "Nothing has been done yet in this call, so there is nothing to confirm by text."
+        if args.template == "case_status" and not ctx.identity.cases:
+            return "There are no cases on file to send the status of."
         return None
 
     async def render(self, args: Any, ctx: ToolContext) -> str:
         """Say the masked number back and ask whether it is right."""
+        what = "the confirmation" if args.template == "action_confirmation" else "your case status"
         return (
-            f"I'll text the confirmation to the number on file ending in {last_four(args.to)}. "
+            f"I'll text {what} to the number on file ending in {last_four(args.to)}. "
             "Is that the right number? Please say yes or no."
         )
 

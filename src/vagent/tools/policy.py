@@ -76,6 +76,10 @@ class PolicyGate:
         except ValidationError as exc:
             fields = sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]})
             return _refuse("invalid_arguments", f"The request had invalid fields: {fields}.")
+        for field in tool.case_id_fields():
+            value = getattr(args, field)
+            if value is not None and not case_id_ok(value, ctx.config):
+                return _refuse("invalid_arguments", f"{value!r} is not a valid case number.")
         return await self._decide_valid(tool, args, ctx)
 
     async def _decide_valid(self, tool: Tool, args: BaseModel, ctx: ToolContext) -> Decision:
@@ -101,8 +105,6 @@ async def _identity_refusal(tool: Tool, args: BaseModel, ctx: ToolContext) -> De
         )
     case_id = getattr(args, tool.case_arg, None) if tool.case_arg else None
     if case_id is not None:
-        if not case_id_ok(case_id, ctx.config):
-            return _refuse("invalid_arguments", f"{case_id!r} is not a valid case number.")
         case = await ctx.cases.get_case(case_id)
         # One answer for "not yours" and "does not exist": existence is itself caller data.
         if case is None or case.caller_id != ctx.identity.caller_id:
