@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage
-from tests.conftest import ScriptedAgent
+from tests.conftest import FHA, ScriptedAgent
 
 from vagent import Agent, AgentConfig, Caller, ConversationError
+from vagent.backends import Case, SQLiteBackend
 from vagent.testing import tool_call
 
 MICHELLE = Caller(phone="555-555-1212", ivr_authenticated=True)
@@ -206,3 +209,44 @@ async def test_the_model_sees_the_prompt_with_passages_and_the_callers_status(
     assert "FHA Resource Center" in system
     assert "Home Equity Conversion Mortgage" in system
     assert "verified (ivr)" in system
+
+
+class Crash(BaseException):
+    """Stands in for the process dying: nothing in vagent catches it."""
+
+
+class CrashAfterCancel:
+    """A case system that dies once, right after the cancellation was committed."""
+
+    def __init__(self, inner: SQLiteBackend) -> None:
+        self.inner = inner
+        self.crashed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def cancel_case(self, case_id: str, *, idempotency_key: str) -> Case:
+        case = await self.inner.cancel_case(case_id, idempotency_key=idempotency_key)
+        if not self.crashed:
+            self.crashed = True
+            raise Crash
+        return case
+
+
+async def test_a_turn_retried_after_a_crash_mid_action_acts_once(
+    fha_config: AgentConfig,
+) -> None:
+    backend = SQLiteBackend(":memory:", seed=FHA.parent / "cases.json")
+    agent = Agent.from_config(fha_config, cases=CrashAfterCancel(backend), messenger=backend)
+    await agent.run("k", "I'd like to cancel my loan application.", caller=MICHELLE)
+    with pytest.raises(Crash):
+        await agent.run("k", "Yes.")
+
+    reply = await agent.run("k", "Yes.")
+    await agent.aclose()
+    agent.close()
+
+    effects = backend._db.conn.execute("SELECT count(*) FROM effects").fetchone()[0]
+    assert reply.turn == 2
+    assert [a.tool for a in reply.executed] == ["cancel_case"]
+    assert effects == 1

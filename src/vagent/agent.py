@@ -18,6 +18,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 
 from vagent._nodes import Deps, Nodes
+from vagent.backends.base import CaseSystem, Messenger
 from vagent.backends.sqlite import SQLiteBackend
 from vagent.config import AgentConfig, load_config
 from vagent.errors import ConversationError
@@ -70,6 +71,8 @@ class Agent:
         path_or_config: str | Path | AgentConfig | dict[str, Any],
         *,
         model: BaseChatModel | None = None,
+        cases: CaseSystem | None = None,
+        messenger: Messenger | None = None,
     ) -> Agent:
         """Build an agent from a TOML file (or a config object).
 
@@ -77,6 +80,8 @@ class Agent:
             path_or_config: the agent.toml path, an ``AgentConfig``, or a dict of its shape.
             model: any langchain-core chat model that supports ``bind_tools``. None means the
                 configured OpenAI-compatible endpoint, or the offline engine if none is set.
+            cases: the agency's case system; None means the SQLite demo backend.
+            messenger: the agency's SMS gateway; None means the SQLite demo outbox.
 
         Raises:
             ConfigError: the configuration or the model is unusable.
@@ -97,8 +102,8 @@ class Agent:
             knowledge=knowledge,
             tools=tools,
             gate=PolicyGate(tools),
-            cases=backend,
-            messenger=backend,
+            cases=cases or backend,
+            messenger=messenger or backend,
             store=RecordStore(state_dir / "records.sqlite"),
         )
         return cls(config, deps)
@@ -119,7 +124,10 @@ class Agent:
         graph = await self._graph()
         config: RunnableConfig = {"configurable": {"thread_id": conversation_id}}
         async with self._lock(conversation_id):
-            current = (await graph.aget_state(config)).values
+            current, resumed = await _finish_interrupted_turn(graph, config)
+            if resumed and _caller_text(current) == clean(text):
+                # The channel retried the turn a crash interrupted: that turn is its answer.
+                return _reply(conversation_id, cast(ConversationState, current))
             if current.get("record") is not None:
                 raise ConversationError(
                     f"conversation {conversation_id!r} has ended; start a new conversation id",
@@ -145,7 +153,7 @@ class Agent:
         graph = await self._graph()
         config: RunnableConfig = {"configurable": {"thread_id": conversation_id}}
         async with self._lock(conversation_id):
-            current = (await graph.aget_state(config)).values
+            current, _ = await _finish_interrupted_turn(graph, config)
             if not current:
                 raise ConversationError(
                     f"no conversation {conversation_id!r} to end", conversation_id=conversation_id
@@ -228,6 +236,34 @@ class Agent:
             )
             self._thread.start()
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+
+async def _finish_interrupted_turn(
+    graph: CompiledStateGraph[Any], config: RunnableConfig
+) -> tuple[dict[str, Any], bool]:
+    """The conversation's state, after finishing a turn that a crash stopped part-way.
+
+    Returns the state and whether a turn was finished.
+
+    The interrupted node runs again from its top; side effects are safe to replay because the
+    policy gate derives the same idempotency key and backends act once per key.
+    """
+    snapshot = await graph.aget_state(config)
+    if not snapshot.next:
+        return dict(snapshot.values), False
+    logger.warning(
+        "finishing an interrupted turn: conversation=%s next=%s",
+        config["configurable"]["thread_id"],
+        ",".join(snapshot.next),
+    )
+    await graph.ainvoke(None, config)
+    return dict((await graph.aget_state(config)).values), True
+
+
+def _caller_text(state: dict[str, Any]) -> str:
+    """What the caller said in the conversation's latest turn."""
+    said = [t.text for t in state.get("transcript", []) if t.speaker == "caller"]
+    return said[-1] if said else ""
 
 
 def _check_id(conversation_id: object) -> None:

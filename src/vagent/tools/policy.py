@@ -87,12 +87,23 @@ class PolicyGate:
         refusal = await _identity_refusal(tool, args, ctx)
         if refusal is not None:
             return refusal
+        plain = args.model_dump(mode="json")
+        digest = args_hash(tool.name, plain)
+        # A confirmed call skips the precondition, which was checked when confirmation was
+        # asked: a replay after a crash must reach the backend, whose key makes it act once.
+        key = _confirmed_key(digest, ctx)
+        if tool.irreversible and key is not None:
+            return Decision("allow", "confirmed", args=args, key=key)
         problem = await tool.precondition(args, ctx)
         if problem is not None:
             return _refuse("precondition_failed", problem)
         if not tool.irreversible:
             return Decision("allow", "allowed", args=args)
-        return await _confirmation(tool, args, ctx)
+        rendering = await tool.render(args, ctx)
+        pending = PendingAction(
+            tool=tool.name, args=plain, args_hash=digest, rendering=rendering, turn=ctx.turn
+        )
+        return Decision("confirm", "needs_confirmation", rendering, args=args, pending=pending)
 
 
 async def _identity_refusal(tool: Tool, args: BaseModel, ctx: ToolContext) -> Decision | None:
@@ -117,26 +128,17 @@ async def _identity_refusal(tool: Tool, args: BaseModel, ctx: ToolContext) -> De
     return None
 
 
-async def _confirmation(tool: Tool, args: BaseModel, ctx: ToolContext) -> Decision:
-    """Allow an irreversible call only as the confirmed continuation of the previous turn."""
-    plain = args.model_dump(mode="json")
-    digest = args_hash(tool.name, plain)
+def _confirmed_key(digest: str, ctx: ToolContext) -> str | None:
+    """The idempotency key if this call is the confirmed continuation of the previous turn."""
     pending = ctx.pending
-    confirmed = (
-        pending is not None
-        and pending.args_hash == digest
-        and pending.turn == ctx.turn - 1
-        and ctx.confirmation == "yes"
-    )
-    if confirmed and pending is not None:
-        return Decision(
-            "allow", "confirmed", args=args, key=idempotency_key(ctx.conversation_id, pending)
-        )
-    rendering = await tool.render(args, ctx)
-    new = PendingAction(
-        tool=tool.name, args=plain, args_hash=digest, rendering=rendering, turn=ctx.turn
-    )
-    return Decision("confirm", "needs_confirmation", rendering, args=args, pending=new)
+    if (
+        pending is None
+        or pending.args_hash != digest
+        or pending.turn != ctx.turn - 1
+        or ctx.confirmation != "yes"
+    ):
+        return None
+    return idempotency_key(ctx.conversation_id, pending)
 
 
 def _over_limit(ctx: ToolContext) -> Decision | None:
