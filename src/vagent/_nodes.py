@@ -224,15 +224,24 @@ class Nodes:
             decision = await self.deps.gate.decide(call["name"], call["args"], ctx)
             ctx.tool_calls_turn += 1
             ctx.tool_calls_total += 1
-            record, message = await self._carry_out(call["name"], decision, ctx, out)
-            await self.deps.store.audit(
+            await self._audit(
                 conversation_id,
                 ctx.turn,
                 call["name"],
                 decision.kind,
-                record.reason or "",
-                record.args,
+                decision.reason,
+                _masked(self.deps.tools.get(call["name"]), decision),
             )
+            record, message = await self._carry_out(call["name"], decision, ctx, out)
+            if decision.kind == "allow":
+                await self._audit(
+                    conversation_id,
+                    ctx.turn,
+                    call["name"],
+                    record.status,
+                    record.reason or "",
+                    record.args,
+                )
             out["actions"].append(record)
             out["messages"].append(ToolMessage(message, tool_call_id=call["id"] or call["name"]))
             out["intents"].append(call["name"])
@@ -243,6 +252,18 @@ class Nodes:
             pending=ctx.pending,
         )
         return out
+
+    async def _audit(
+        self,
+        conversation_id: str,
+        turn: int,
+        tool: str,
+        decision: str,
+        reason: str,
+        args: dict[str, Any],
+    ) -> None:
+        """Append one decision or execution to the audit log."""
+        await self.deps.store.audit(conversation_id, turn, tool, decision, reason, args)
 
     def _tool_context(self, state: ConversationState, conversation_id: str) -> ToolContext:
         """The gate's view of the conversation."""
@@ -258,6 +279,7 @@ class Nodes:
             config=self.deps.config,
             tool_calls_turn=state.get("tool_calls_turn", 0),
             tool_calls_total=state.get("tool_calls_total", 0),
+            caller_said=[t.text for t in state.get("transcript", []) if t.speaker == "caller"],
         )
 
     async def _carry_out(

@@ -140,7 +140,10 @@ class Agent:
             update: dict[str, Any] = {"incoming": text}
             if caller is not None and not current:
                 update["caller"] = caller
-            state = cast(ConversationState, await graph.ainvoke(update, config))
+            # Each step's checkpoint is on disk before the next step starts, so a side effect
+            # never runs ahead of the state that led to it, and a crash loses no caller turn.
+            output = await graph.ainvoke(update, config, durability="sync")
+            state = cast(ConversationState, output)
         return _reply(conversation_id, state)
 
     async def end(self, conversation_id: str) -> ConversationRecord:
@@ -161,7 +164,7 @@ class Agent:
             if current.get("record") is not None:
                 record: ConversationRecord = current["record"]
                 return record
-            state = await graph.ainvoke({"ending": True}, config)
+            state = await graph.ainvoke({"ending": True}, config, durability="sync")
         return state["record"]  # type: ignore[no-any-return]
 
     async def record(self, conversation_id: str) -> ConversationRecord | None:
@@ -256,7 +259,7 @@ async def _finish_interrupted_turn(
         config["configurable"]["thread_id"],
         ",".join(snapshot.next),
     )
-    await graph.ainvoke(None, config)
+    await graph.ainvoke(None, config, durability="sync")
     return dict((await graph.aget_state(config)).values), True
 
 

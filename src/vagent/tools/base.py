@@ -46,6 +46,8 @@ class ToolContext:
     config: AgentConfig
     tool_calls_turn: int = 0
     tool_calls_total: int = 0
+    caller_said: list[str] = field(default_factory=list)
+    """What the caller said in this conversation (a number they gave may receive an SMS)."""
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ from vagent.tools.base import Tool, ToolContext, case_id_ok
 
 DecisionKind = Literal["allow", "refuse", "confirm"]
 
+_PHONE = re.compile(r"(?<!\d)(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\d)")
 _ASSURANCE_RANK = {"anonymous": 0, "identified": 1, "verified": 2}
 _NEEDED_RANK = {"none": 0, "identified": 1, "verified": 2}
 
@@ -121,11 +123,19 @@ async def _identity_refusal(tool: Tool, args: BaseModel, ctx: ToolContext) -> De
         if case is None or case.caller_id != ctx.identity.caller_id:
             return _refuse("not_found", f"I couldn't find case {case_id} among your cases.")
     phone = getattr(args, tool.phone_arg, None) if tool.phone_arg else None
-    if phone is not None and digits(phone) not in {digits(p) for p in ctx.identity.phones_on_file}:
+    if phone is not None and digits(phone) not in _known_numbers(ctx):
         return _refuse(
-            "unknown_destination", "I can only send texts to a phone number on file for you."
+            "unknown_destination",
+            "I can only send texts to a phone number on file for you, or one you give me.",
         )
     return None
+
+
+def _known_numbers(ctx: ToolContext) -> set[str]:
+    """Numbers a text may go to: those on file, and those the caller said themselves."""
+    on_file = {digits(p) for p in ctx.identity.phones_on_file}
+    said = {digits(m) for text in ctx.caller_said for m in _PHONE.findall(text)}
+    return on_file | said
 
 
 def _confirmed_key(digest: str, ctx: ToolContext) -> str | None:
