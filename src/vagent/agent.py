@@ -104,7 +104,7 @@ class Agent:
             gate=PolicyGate(tools),
             cases=cases or backend,
             messenger=messenger or backend,
-            store=RecordStore(state_dir / "records.sqlite"),
+            store=RecordStore(config.database_url or state_dir / "records.sqlite"),
         )
         return cls(config, deps)
 

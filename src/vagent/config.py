@@ -100,6 +100,9 @@ class AgentConfig(_Section):
     """One sentence on what the agent can help with; said when a request is out of scope."""
     state_dir: Path = Path(".vagent")
     """Folder for conversation state, audit log, records and the embedded stores."""
+    database_url: str | None = None
+    """A ``postgresql://`` URL for the audit log, records and handoff queue, shared by workers;
+    None keeps them in SQLite under ``state_dir``."""
     case_id_pattern: str = r"[A-Z0-9-]{4,20}"
     """Regular expression a case number must match in full."""
     model: ModelConfig | None = None
@@ -110,6 +113,13 @@ class AgentConfig(_Section):
     tools: ToolsConfig = ToolsConfig()
     base_dir: Path = Field(default=Path("."), exclude=True)
     """Folder that relative paths are resolved against (the config file's folder)."""
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError(f"{value!r} is not a postgresql:// URL")
+        return value
 
     @field_validator("case_id_pattern")
     @classmethod

@@ -1,35 +1,69 @@
 """Where conversations leave their traces: the audit log, records, and the handoff queue.
 
-The embedded default is one SQLite file in the state directory. Arguments are stored as the
+The embedded default is one SQLite file in the state directory; a ``database_url`` in the config
+puts them in Postgres, shared by every worker. Arguments are stored as the
 policy gate saw them after masking: identifiers and template names, never free caller text.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
+from vagent._postgres import PostgresFile
 from vagent._sqlite import SQLiteFile
 from vagent.state import ConversationRecord, HandoffPacket, utcnow
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, conversation_id TEXT NOT NULL, turn INTEGER NOT NULL,
+
+@dataclass(frozen=True)
+class _Dialect:
+    """The SQL that differs between SQLite and Postgres."""
+
+    schema: str
+    param: str
+    upsert_record: str
+    upsert_handoff: str
+
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS vagent_audit (
+    id {serial}, conversation_id TEXT NOT NULL, turn INTEGER NOT NULL,
     tool TEXT NOT NULL, decision TEXT NOT NULL, reason TEXT NOT NULL, args TEXT NOT NULL,
     at TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS audit_conversation ON audit (conversation_id);
-CREATE TABLE IF NOT EXISTS records (conversation_id TEXT PRIMARY KEY, record TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS handoffs (
+CREATE INDEX IF NOT EXISTS vagent_audit_conversation ON vagent_audit (conversation_id);
+CREATE TABLE IF NOT EXISTS vagent_records (conversation_id TEXT PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS vagent_handoffs (
     conversation_id TEXT PRIMARY KEY, priority TEXT NOT NULL, packet TEXT NOT NULL,
     queued_at TEXT NOT NULL, taken_by TEXT
-);
+)
 """
+
+SQLITE = _Dialect(
+    schema=_TABLES.format(serial="INTEGER PRIMARY KEY AUTOINCREMENT"),
+    param="?",
+    upsert_record="INSERT OR REPLACE INTO vagent_records VALUES (?, ?)",
+    upsert_handoff="INSERT OR REPLACE INTO vagent_handoffs VALUES (?, ?, ?, ?, NULL)",
+)
+POSTGRES = _Dialect(
+    schema=_TABLES.format(serial="BIGSERIAL PRIMARY KEY"),
+    param="%s",
+    upsert_record=(
+        "INSERT INTO vagent_records VALUES (%s, %s) "
+        "ON CONFLICT (conversation_id) DO UPDATE SET record = EXCLUDED.record"
+    ),
+    upsert_handoff=(
+        "INSERT INTO vagent_handoffs VALUES (%s, %s, %s, %s, NULL) ON CONFLICT (conversation_id) "
+        "DO UPDATE SET priority = EXCLUDED.priority, packet = EXCLUDED.packet, "
+        "queued_at = EXCLUDED.queued_at, taken_by = NULL"
+    ),
+)
 
 
 class AuditEntry(BaseModel):
@@ -52,11 +86,16 @@ class AuditEntry(BaseModel):
 
 
 class RecordStore:
-    """Audit log, conversation records and handoff queue on one SQLite file."""
+    """Audit log, conversation records and handoff queue, on SQLite or Postgres."""
 
-    def __init__(self, path: Path | str) -> None:
-        """Open (and create) the store."""
-        self._db = SQLiteFile(path, _SCHEMA)
+    def __init__(self, location: Path | str) -> None:
+        """Open (and create) the store: an SQLite path, or a ``postgresql://`` URL."""
+        if str(location).startswith(("postgresql://", "postgres://")):
+            self._db: SQLiteFile | PostgresFile = PostgresFile(str(location), POSTGRES.schema)
+            self._sql = POSTGRES
+        else:
+            self._db = SQLiteFile(location, SQLITE.schema)
+            self._sql = SQLITE
 
     async def audit(
         self,
@@ -67,7 +106,7 @@ class RecordStore:
         reason: str,
         args: dict[str, Any],
     ) -> None:
-        """Append one decision to the audit log."""
+        """Append one decision or execution to the audit log."""
         row = (
             conversation_id,
             turn,
@@ -77,72 +116,58 @@ class RecordStore:
             json.dumps(args, sort_keys=True),
             utcnow().isoformat(),
         )
-        await self._db.write(
-            lambda c: c.execute(
-                "INSERT INTO audit (conversation_id, turn, tool, decision, reason, args, at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
+        sql = self._q(
+            "INSERT INTO vagent_audit (conversation_id, turn, tool, decision, reason, args, at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)"
         )
+        await self._db.write(lambda c: c.execute(sql, row))
 
     async def audit_log(self, conversation_id: str) -> list[AuditEntry]:
         """The conversation's audit entries, oldest first."""
-        rows = await self._db.run(
-            lambda c: c.execute(
-                "SELECT * FROM audit WHERE conversation_id = ? ORDER BY id", (conversation_id,)
-            ).fetchall()
-        )
+        sql = self._q("SELECT * FROM vagent_audit WHERE conversation_id = ? ORDER BY id")
+        rows = await self._db.run(lambda c: c.execute(sql, (conversation_id,)).fetchall())
         return [_audit_entry(r) for r in rows]
 
     async def save_record(self, record: ConversationRecord) -> None:
         """Store (or replace) a conversation's record."""
-        await self._db.write(
-            lambda c: c.execute(
-                "INSERT OR REPLACE INTO records VALUES (?, ?)",
-                (record.conversation_id, record.model_dump_json()),
-            )
-        )
+        row = (record.conversation_id, record.model_dump_json())
+        await self._db.write(lambda c: c.execute(self._sql.upsert_record, row))
 
     async def record(self, conversation_id: str) -> ConversationRecord | None:
         """A conversation's record, if it has ended."""
-        row = await self._db.run(
-            lambda c: c.execute(
-                "SELECT record FROM records WHERE conversation_id = ?", (conversation_id,)
-            ).fetchone()
-        )
-        return ConversationRecord.model_validate_json(row[0]) if row else None
+        sql = self._q("SELECT record FROM vagent_records WHERE conversation_id = ?")
+        row = await self._db.run(lambda c: c.execute(sql, (conversation_id,)).fetchone())
+        return ConversationRecord.model_validate_json(row["record"]) if row else None
 
     async def enqueue_handoff(self, packet: HandoffPacket) -> None:
         """Put a handoff in the queue; a repeat for the same conversation replaces it."""
-        await self._db.write(
-            lambda c: c.execute(
-                "INSERT OR REPLACE INTO handoffs VALUES (?, ?, ?, ?, NULL)",
-                (
-                    packet.conversation_id,
-                    packet.priority,
-                    packet.model_dump_json(),
-                    utcnow().isoformat(),
-                ),
-            )
+        row = (
+            packet.conversation_id,
+            packet.priority,
+            packet.model_dump_json(),
+            utcnow().isoformat(),
         )
+        await self._db.write(lambda c: c.execute(self._sql.upsert_handoff, row))
 
     async def handoffs(self) -> list[HandoffPacket]:
         """Handoffs waiting for a live agent, urgent first, then oldest first."""
-
-        def waiting(c: sqlite3.Connection) -> list[sqlite3.Row]:
-            return c.execute(
-                "SELECT packet FROM handoffs WHERE taken_by IS NULL ORDER BY CASE priority"
-                " WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 ELSE 2 END, queued_at"
-            ).fetchall()
-
-        return [HandoffPacket.model_validate_json(r[0]) for r in await self._db.run(waiting)]
+        sql = (
+            "SELECT packet FROM vagent_handoffs WHERE taken_by IS NULL ORDER BY CASE priority"
+            " WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 ELSE 2 END, queued_at"
+        )
+        rows = await self._db.run(lambda c: c.execute(sql).fetchall())
+        return [HandoffPacket.model_validate_json(r["packet"]) for r in rows]
 
     def close(self) -> None:
         """Close the store."""
         self._db.close()
 
+    def _q(self, sql: str) -> str:
+        """``sql`` with the dialect's parameter placeholder."""
+        return sql.replace("?", self._sql.param)
 
-def _audit_entry(row: sqlite3.Row) -> AuditEntry:
+
+def _audit_entry(row: Mapping[str, Any]) -> AuditEntry:
     """An audit row as a model."""
     return AuditEntry(
         conversation_id=row["conversation_id"],
