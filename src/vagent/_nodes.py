@@ -224,7 +224,7 @@ class Nodes:
             decision = await self.deps.gate.decide(call["name"], call["args"], ctx)
             ctx.tool_calls_turn += 1
             ctx.tool_calls_total += 1
-            await self._audit(
+            await self.deps.store.audit(
                 conversation_id,
                 ctx.turn,
                 call["name"],
@@ -234,7 +234,7 @@ class Nodes:
             )
             record, message = await self._carry_out(call["name"], decision, ctx, out)
             if decision.kind == "allow":
-                await self._audit(
+                await self.deps.store.audit(
                     conversation_id,
                     ctx.turn,
                     call["name"],
@@ -252,18 +252,6 @@ class Nodes:
             pending=ctx.pending,
         )
         return out
-
-    async def _audit(
-        self,
-        conversation_id: str,
-        turn: int,
-        tool: str,
-        decision: str,
-        reason: str,
-        args: dict[str, Any],
-    ) -> None:
-        """Append one decision or execution to the audit log."""
-        await self.deps.store.audit(conversation_id, turn, tool, decision, reason, args)
 
     def _tool_context(self, state: ConversationState, conversation_id: str) -> ToolContext:
         """The gate's view of the conversation."""
