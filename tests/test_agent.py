@@ -148,6 +148,8 @@ async def test_the_model_claiming_a_cancellation_does_not_make_one(
     reply = await agent.run("h", "Cancel my application.", caller=MICHELLE)
 
     assert reply.executed == []
+    assert "cancelled" not in reply.text
+    assert "can't confirm that anything was changed" in reply.text
     assert (await agent.backend.get_case("12345")).status == "open"  # type: ignore[union-attr]
 
 

@@ -43,6 +43,10 @@ HANDOFF_REPLY = (
     "I'm connecting you with a live agent now. I've passed along what we discussed, "
     "so you won't have to repeat yourself."
 )
+UNBACKED_CLAIM_REPLY = (
+    "I'm sorry, I can't confirm that anything was changed. I can connect you with a person "
+    "who can check."
+)
 WAITING_REPLY = "A live agent will be with you shortly. They have a summary of our conversation."
 
 
@@ -343,16 +347,31 @@ class Nodes:
         passages = state.get("passages", [])
         cited = _cited(text, passages, turn)
         spoken = _MARKER.sub("", text).strip() or "I'm sorry, I don't have an answer for that."
+        pending = state.get("pending")
+        if pending is not None and pending.turn == turn and pending.rendering not in spoken:
+            # The caller's yes must answer the gate's own question, whatever the model said.
+            spoken, cited = pending.rendering, []
+        claimed = self._unbacked_claim(spoken, state.get("actions", []))
+        if claimed is not None:
+            logger.warning("reply claimed an action that did not run: tool=%s", claimed)
+            spoken, cited = UNBACKED_CLAIM_REPLY, []
         update: dict[str, Any] = {
             "reply": spoken,
             "citations": cited,
             "transcript": [TranscriptEntry(speaker="agent", text=spoken, turn=turn)],
             "intents": [f"question: {c.title}" for c in cited],
         }
-        pending = state.get("pending")
         if pending is not None and pending.turn < turn:
             update["pending"] = None
         return update
+
+    def _unbacked_claim(self, text: str, actions: list[ActionRecord]) -> str | None:
+        """A tool whose success the reply claims although it never ran in this conversation."""
+        done = {a.tool for a in actions if a.status == "executed"}
+        for name, tool in self.deps.tools.items():
+            if name not in done and any(re.search(c, text, re.I) for c in tool.claims):
+                return name
+        return None
 
     async def hand_off(self, state: ConversationState, config: RunnableConfig) -> dict[str, Any]:
         """Build the handoff packet from state and queue it for a live agent."""

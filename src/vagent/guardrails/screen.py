@@ -37,6 +37,11 @@ _NO = re.compile(
     r"not now|wrong|that's wrong|that is wrong|that's not right)\b",
     re.IGNORECASE,
 )
+_HEDGE = re.compile(
+    r"\?|\b(?:no|not|don't|do not|dont|wait|hold on|stop|never ?mind|but|maybe|unless|"
+    r"actually|instead|what|why|how)\b",
+    re.IGNORECASE,
+)
 _THANKS = re.compile(
     r"\b(?:thanks|thank you|thx|appreciate it|got it|that's all|that is all)\b", re.IGNORECASE
 )
@@ -96,8 +101,9 @@ def classify_confirmation(text: str) -> Confirmation:
     Only an explicit answer counts; anything mixed or unclear is "none", which cancels the
     pending action rather than guessing.
     """
-    words = clean(text).lower().strip(" .!?,")
-    yes = bool(_YES.match(words))
+    words = clean(text).lower().strip(" .!,")
+    # A yes taken back or hedged in the same breath ("yes... no, wait") is not a yes.
+    yes = bool(_YES.match(words)) and not _HEDGE.search(words)
     no = bool(_NO.match(words))
     if yes == no:
         return "none"

@@ -79,6 +79,8 @@ class Tool(ABC):
     """Argument naming a case the caller must own."""
     phone_arg: ClassVar[str | None] = None
     """Argument naming an SMS destination, which must be on file for the caller."""
+    claims: ClassVar[tuple[str, ...]] = ()
+    """Patterns of a reply claiming this tool's action happened; said only if it ran."""
     examples: ClassVar[tuple[str, ...]] = ()
     """Things a caller says when they want this tool; the offline engine matches on them."""
 

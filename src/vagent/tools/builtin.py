@@ -65,6 +65,8 @@ class VerifyCaller(Tool):
             identity = Identity(
                 status="verified",
                 method="verify_caller",
+                # Failures stay counted: a success must not reset the guessing budget.
+                failed_attempts=ctx.identity.failed_attempts,
                 caller_id=profile.caller_id,
                 first_name=profile.first_name,
                 phones_on_file=list(profile.phones),
@@ -150,6 +152,7 @@ class CancelCase(Tool):
     assurance = "verified"
     irreversible = True
     case_arg = "case_id"
+    claims = (r"\b(?:is|been|was|now|have|I've)\s+(?:now\s+)?cancell?ed\b",)
     examples = (
         "I want to cancel my application",
         "please cancel my loan application",
@@ -193,7 +196,10 @@ class CancelCase(Tool):
 class SendSmsArgs(ToolArgs):
     """Where to send a text, and which message."""
 
-    to: str = Field(json_schema_extra={"x-profile": "phone", "x-cues": ["number", "phone"]})
+    to: str = Field(
+        pattern=r"^\+?[0-9 ().-]{7,20}$",
+        json_schema_extra={"x-profile": "phone", "x-cues": ["number", "phone"]},
+    )
     """The destination: a number on file for the caller."""
     template: Literal["action_confirmation", "case_status"] = "action_confirmation"
     """Which message: confirmation of the last action taken, or the status of the caller's cases."""
@@ -211,6 +217,7 @@ class SendSms(Tool):
     assurance = "verified"
     irreversible = True
     phone_arg = "to"
+    claims = (r"\b(?:I've|I have|has been|was)\s+(?:sent|texted)\b",)
     examples = (
         "can you text me a confirmation",
         "send me a text message",
