@@ -252,3 +252,16 @@ async def test_a_turn_retried_after_a_crash_mid_action_acts_once(
     assert reply.turn == 2
     assert [a.tool for a in reply.executed] == ["cancel_case"]
     assert effects == 1
+
+
+async def test_verification_facts_are_never_stored_in_the_audit_log_or_actions(
+    agent: Agent,
+) -> None:
+    await agent.run("v", "I want to verify my identity.")
+    await agent.run("v", "My case number is 67890 and my zip code is 60601.")
+
+    log = await agent.audit_log("v")
+    record = await agent.end("v")
+
+    assert next(e.args for e in log if e.tool == "verify_caller")["zip_code"] == "***"
+    assert all("60601" not in a.model_dump_json() for a in record.actions)

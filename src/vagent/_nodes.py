@@ -447,10 +447,15 @@ def _profile(identity: Identity) -> dict[str, str]:
 
 
 def _masked(tool: Tool | None, decision: Decision) -> dict[str, Any]:
-    """The arguments for records and the audit log, with phone numbers reduced to 4 digits."""
+    """The arguments for records and the audit log: phones cut to 4 digits, secrets hidden."""
     args = decision.args.model_dump(mode="json") if decision.args is not None else {}
-    if tool is not None and tool.phone_arg and args.get(tool.phone_arg):
+    if tool is None:
+        return args
+    if tool.phone_arg and args.get(tool.phone_arg):
         args[tool.phone_arg] = f"***-***-{last_four(str(args[tool.phone_arg]))}"
+    for name in tool.secret_fields():
+        if args.get(name) is not None:
+            args[name] = "***"
     return args
 
 

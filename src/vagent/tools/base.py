@@ -102,6 +102,12 @@ class Tool(ABC):
         props = cls.args_model.model_json_schema().get("properties", {})
         return [name for name, prop in props.items() if prop.get("x-case-id")]
 
+    @classmethod
+    def secret_fields(cls) -> list[str]:
+        """Arguments that prove identity (facts on file): never stored or logged as given."""
+        props = cls.args_model.model_json_schema().get("properties", {})
+        return [name for name, prop in props.items() if prop.get("x-secret")]
+
     def spec(self, config: AgentConfig) -> dict[str, Any]:
         """The tool in OpenAI function-calling form, with the deployment's case pattern."""
         schema = self.args_model.model_json_schema()

@@ -24,13 +24,15 @@ class VerifyCallerArgs(ToolArgs):
     case_id: str = Field(json_schema_extra=_CASE_ID)
     """The case number the caller gives."""
     zip_code: str | None = Field(
-        default=None, pattern=r"^\d{5}$", json_schema_extra={"x-cues": ["zip", "postal"]}
+        default=None,
+        pattern=r"^\d{5}$",
+        json_schema_extra={"x-cues": ["zip", "postal"], "x-secret": True},
     )
     """The ZIP code on file, five digits."""
     date_of_birth: str | None = Field(
         default=None,
         pattern=r"^\d{4}-\d{2}-\d{2}$",
-        json_schema_extra={"x-cues": ["birth", "born", "dob"]},
+        json_schema_extra={"x-cues": ["birth", "born", "dob"], "x-secret": True},
     )
     """Date of birth as YYYY-MM-DD."""
 
