@@ -27,7 +27,9 @@ def test_demo_plays_the_three_scenarios_end_to_end(
     assert "SMS outbox: 1 message(s)" in out
     assert "to 555-555-1212" in out
     assert '"reason": "caller_request"' in out
-    assert out.count("--- wrap-up record") == 3
+    assert out.count("--- wrap-up record") == 4
+    assert "approved by andy: cancel_case -> executed" in out
+    assert "approved by andy: send_sms -> executed" in out
 
 
 def test_demo_with_a_missing_config_says_so(

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import re
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -16,14 +16,17 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
 
-from vagent._nodes import Deps, Nodes
+from vagent._nodes import WAITING_REPLY, Deps, Nodes
 from vagent.backends.base import CaseSystem, Messenger
 from vagent.backends.sqlite import SQLiteBackend
 from vagent.config import AgentConfig, load_config
 from vagent.errors import ConversationError
 from vagent.graph import build_graph
+from vagent.guardrails.pii import PiiDetector
 from vagent.guardrails.screen import clean
+from vagent.guardrails.vault import Vault
 from vagent.knowledge.store import KnowledgeBase
 from vagent.models import resolve_model
 from vagent.records import AuditEntry, RecordStore
@@ -43,6 +46,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _CONVERSATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
+_WAIT = "await_live_agent"
 _NOT_HEARD = "Sorry, I didn't catch that. Could you say it again?"
 
 
@@ -105,6 +109,10 @@ class Agent:
             cases=cases or backend,
             messenger=messenger or backend,
             store=RecordStore(config.database_url or state_dir / "records.sqlite"),
+            vault=Vault(
+                state_dir / "vault.sqlite",
+                PiiDetector(identifiers={"CASE_ID": config.case_id_pattern}),
+            ),
         )
         return cls(config, deps)
 
@@ -125,6 +133,10 @@ class Agent:
         config: RunnableConfig = {"configurable": {"thread_id": conversation_id}}
         async with self._lock(conversation_id):
             current, resumed = await _finish_interrupted_turn(graph, config)
+            if await _awaiting_live_agent(graph, config):
+                return Reply(
+                    conversation_id=conversation_id, turn=current.get("turn", 0), text=WAITING_REPLY
+                )
             if resumed and _caller_text(current) == clean(text):
                 # The channel retried the turn a crash interrupted: that turn is its answer.
                 return _reply(conversation_id, cast(ConversationState, current))
@@ -157,6 +169,9 @@ class Agent:
         config: RunnableConfig = {"configurable": {"thread_id": conversation_id}}
         async with self._lock(conversation_id):
             current, _ = await _finish_interrupted_turn(graph, config)
+            if await _awaiting_live_agent(graph, config):
+                # Ended before a live agent took it: close the wait so the record can be written.
+                await graph.ainvoke(Command(resume={}), config, durability="sync")
             if not current:
                 raise ConversationError(
                     f"no conversation {conversation_id!r} to end", conversation_id=conversation_id
@@ -166,6 +181,42 @@ class Agent:
                 return record
             state = await graph.ainvoke({"ending": True}, config, durability="sync")
         return state["record"]  # type: ignore[no-any-return]
+
+    async def resume(
+        self, conversation_id: str, *, live_agent: str, messages: Sequence[str] = ()
+    ) -> HandoffPacket:
+        """A live agent takes a conversation that was handed off; it continues without loss.
+
+        Args:
+            conversation_id: the conversation waiting for a live agent.
+            live_agent: the live agent's id, kept in the record.
+            messages: what the live agent said on taking the call, for the transcript.
+
+        Returns:
+            The handoff packet the live agent works from.
+
+        Raises:
+            ConversationError: the conversation is not waiting for a live agent.
+        """
+        _check_id(conversation_id)
+        graph = await self._graph()
+        config: RunnableConfig = {"configurable": {"thread_id": conversation_id}}
+        async with self._lock(conversation_id):
+            if not await _awaiting_live_agent(graph, config):
+                raise ConversationError(
+                    f"conversation {conversation_id!r} is not waiting for a live agent",
+                    conversation_id=conversation_id,
+                )
+            taken = {"live_agent": live_agent, "messages": list(messages)}
+            state = await graph.ainvoke(Command(resume=taken), config, durability="sync")
+        packet: HandoffPacket = state["handoff"]
+        return packet
+
+    def resume_sync(
+        self, conversation_id: str, *, live_agent: str, messages: Sequence[str] = ()
+    ) -> HandoffPacket:
+        """:meth:`resume` for scripts and notebooks."""
+        return self._sync(self.resume(conversation_id, live_agent=live_agent, messages=messages))
 
     async def record(self, conversation_id: str) -> ConversationRecord | None:
         """The stored record of an ended conversation, or None."""
@@ -211,6 +262,7 @@ class Agent:
             self._loop.close()
             self._loop = None
         self._deps.store.close()
+        self._deps.vault.close()
 
     async def _graph(self) -> CompiledStateGraph[Any]:
         """The graph compiled with an SQLite checkpointer opened in the running loop."""
@@ -252,7 +304,7 @@ async def _finish_interrupted_turn(
     policy gate derives the same idempotency key and backends act once per key.
     """
     snapshot = await graph.aget_state(config)
-    if not snapshot.next:
+    if not snapshot.next or snapshot.next == (_WAIT,):
         return dict(snapshot.values), False
     logger.warning(
         "finishing an interrupted turn: conversation=%s next=%s",
@@ -261,6 +313,11 @@ async def _finish_interrupted_turn(
     )
     await graph.ainvoke(None, config, durability="sync")
     return dict((await graph.aget_state(config)).values), True
+
+
+async def _awaiting_live_agent(graph: CompiledStateGraph[Any], config: RunnableConfig) -> bool:
+    """Whether the conversation is paused at handoff, waiting for a live agent."""
+    return (await graph.aget_state(config)).next == (_WAIT,)
 
 
 def _caller_text(state: dict[str, Any]) -> str:

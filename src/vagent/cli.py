@@ -1,4 +1,4 @@
-"""The ``vagent`` command: ``demo``, ``chat`` and ``ingest``."""
+"""The ``vagent`` command: ``demo``, ``chat``, ``ingest`` and ``eval``."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from vagent.agent import Agent
+from vagent.assist import Copilot, LiveCall, format_suggestions, play
 from vagent.config import AgentConfig, load_config
 from vagent.errors import VagentError
+from vagent.evals.cli import add_eval_command
 from vagent.knowledge.store import KnowledgeBase
 from vagent.state import Caller, ConversationRecord, Reply
 
@@ -52,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--store", type=Path, default=Path(".vagent/chroma"))
     ingest.add_argument("--collection", default="articles")
     ingest.set_defaults(handler=_ingest)
+
+    add_eval_command(commands)
     return parser
 
 
@@ -65,6 +69,8 @@ def _demo(args: argparse.Namespace) -> int:
             asyncio.run(_play(agent, script, sys.stdout))
         finally:
             agent.close()
+    if script.get("live_call"):
+        _live_call(config, config.resolve(Path(script["live_call"])), sys.stdout)
     return 0
 
 
@@ -81,6 +87,36 @@ async def _play(agent: Agent, script: dict[str, Any], out: TextIO) -> None:
     out.write(f"\n=== SMS outbox: {len(outbox)} message(s) ===\n")
     for message in outbox:
         out.write(f"  to {message.to}: {message.body}\n")
+    await agent.aclose()
+
+
+def _live_call(config: AgentConfig, path: Path, out: TextIO) -> None:
+    """The live call on a fresh state directory of its own (its caller's case is still open)."""
+    call = LiveCall.model_validate_json(path.read_text(encoding="utf-8"))
+    with tempfile.TemporaryDirectory(prefix="vagent-demo-live-") as state_dir:
+        agent = Agent.from_config(config.model_copy(update={"state_dir": Path(state_dir)}))
+        try:
+            asyncio.run(_play_live_call(agent, call, out))
+        finally:
+            agent.close()
+
+
+async def _play_live_call(agent: Agent, call: LiveCall, out: TextIO) -> None:
+    """A live agent's call with the copilot listening: its suggestions after each utterance."""
+    copilot = Copilot(agent)
+    out.write(f"\n=== {call.title} ===\n")
+    async for step in play(copilot, call):
+        who = "live agent" if step.turn.speaker == "live_agent" else "caller"
+        out.write(f"\n{who}> {step.turn.text}\n")
+        out.write(
+            "  copilot: " + format_suggestions(step.suggestions).replace("\n", "\n    ") + "\n"
+        )
+        if step.approved is not None:
+            a = step.approved
+            out.write(f"  approved by {call.live_agent}: {a.tool} -> {a.status} ({a.reason})\n")
+    _print_record(await copilot.wrap_up(call.conversation_id), out)
+    outbox = await agent.backend.outbox()
+    out.write(f"  texts sent in this call: {[m.to for m in outbox]}\n")
     await agent.aclose()
 
 

@@ -38,16 +38,64 @@ class ModelConfig(_Section):
 
 
 class KnowledgeConfig(_Section):
-    """Where the knowledge articles live and how many passages a turn sees."""
+    """Where the knowledge articles live, how they are read, and how passages are found."""
 
     articles: Path
-    """Folder of Markdown articles with front matter (id, title, source)."""
+    """Folder of articles: Markdown with front matter (id, title, source), HTML pages, and JSON
+    or JSONL records (see ``fields``)."""
     collection: str = Field(default="articles", min_length=3, max_length=63)
     """Chroma collection name."""
     passages: int = Field(default=3, ge=1, le=20)
     """Passages retrieved per turn."""
     min_score: float = Field(default=0.35, ge=0.0, le=1.0)
-    """Passages scoring below this similarity are not shown to the model."""
+    """Passages whose hybrid score is below this are not shown to the model; when none is left,
+    the agent says it does not know and offers a person. Calibrated on the IRS Direct File
+    questions against CLINC150's out-of-scope questions (docs/knowledge.md)."""
+    vector_weight: float = Field(default=0.7, ge=0.0, le=1.0)
+    """The cosine similarity's share of the hybrid score; BM25 has the rest (1 is vectors only,
+    0 is BM25 only)."""
+    language_weights: dict[str, float] = {"es": 0.3}
+    """``vector_weight`` for queries in a given language; the shipped embedding model is
+    English-only, so Spanish leans on BM25."""
+    language: str = "en"
+    """Language of articles and queries that do not show another."""
+    filters: dict[str, list[str]] = {}
+    """Metadata every search is restricted to, such as ``{language = ["es"]}`` or
+    ``{program = ["snap", "wic"]}``; a passage matches a field if it has any of the values."""
+    budget_chars: int | None = Field(default=None, ge=1)
+    """Most characters of passage text a turn sees; passages past it are dropped (the best one
+    is always kept). None: only ``passages`` limits them."""
+    fields: dict[str, str] = {}
+    """Which fields of JSON and JSONL records hold each part of an article, where they differ
+    from the field of the same name, such as ``{question = "q", answer = "a", url = "link"}``;
+    dotted names reach into nested objects."""
+
+    @field_validator("language_weights")
+    @classmethod
+    def _weights_in_range(cls, value: dict[str, float]) -> dict[str, float]:
+        outside = {language: w for language, w in value.items() if not 0.0 <= w <= 1.0}
+        if outside:
+            raise ValueError(f"weights must be between 0 and 1, got {outside!r}")
+        return value
+
+    @field_validator("filters")
+    @classmethod
+    def _known_filters(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        known = {"program", "audience", "language", "tags", "article_id"}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"cannot filter on {unknown!r}; filter on any of {sorted(known)!r}")
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        known = {"records", "id", "title", "question", "answer", "url", "updated", "language"}
+        known |= {"program", "audience", "tags", "effective", "expires"}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown record fields {unknown!r}; known ones are {sorted(known)!r}")
+        return value
 
 
 class BackendConfig(_Section):
@@ -72,6 +120,34 @@ class PolicyConfig(_Section):
     """Tool calls the model may request in one turn."""
     max_tool_calls_per_conversation: int = Field(default=40, ge=1)
     """Tool calls the model may request in one conversation."""
+
+
+class GuardrailsConfig(_Section):
+    """Caller data protection and reply checks."""
+
+    vault_retention_hours: float = Field(default=0.0, ge=0.0)
+    """Hours the PII vault keeps a conversation's values after it ends; 0 drops them at once."""
+    max_reply_chars: int = Field(default=600, ge=80)
+    """Longest reply, cut at a sentence end; replies may be read aloud."""
+    check_numbers: bool = True
+    """Replace a reply whose numbers appear in no passage, tool result or caller turn."""
+
+
+class HandoffConfig(_Section):
+    """When a conversation goes to a live agent, and where the packet is delivered."""
+
+    tier3_topics: list[str] = []
+    """Phrases of complex, sensitive or emotionally charged topics that always go to a person."""
+    no_progress_turns: int = Field(default=3, ge=1)
+    """Consecutive turns with nothing answered or done before handing off."""
+    max_refusals: int = Field(default=3, ge=1)
+    """Policy refusals in one conversation before handing off."""
+    sentiment_threshold: float = Field(default=-0.5, ge=-1.0, le=1.0)
+    """Mean sentiment of the recent caller turns below which the conversation hands off."""
+    sentiment_window: int = Field(default=3, ge=1)
+    """Caller turns the sentiment mean is taken over."""
+    webhook_url: str | None = None
+    """A contact-center platform's URL to POST each handoff packet to, besides the queue."""
 
 
 class ToolsConfig(_Section):
@@ -111,6 +187,8 @@ class AgentConfig(_Section):
     backend: BackendConfig = BackendConfig()
     policy: PolicyConfig = PolicyConfig()
     tools: ToolsConfig = ToolsConfig()
+    guardrails: GuardrailsConfig = GuardrailsConfig()
+    handoff: HandoffConfig = HandoffConfig()
     base_dir: Path = Field(default=Path("."), exclude=True)
     """Folder that relative paths are resolved against (the config file's folder)."""
 

@@ -3,9 +3,9 @@
 One invocation handles one caller turn::
 
     caller text -> screen -> retrieve -> respond -+-> act -> respond ...
-                     |                            +-> check -> reply
-                     |                            +-> hand_off -> reply
-                     +--(a person, please)------------> hand_off
+                     |                            +-> check -> reply (-> hand_off if stuck)
+                     |                            +-> hand_off -> await_live_agent (interrupt)
+                     +--(crisis, a person, tier 3, falling mood)--> hand_off
 
 and ``agent.end`` invokes it once more, straight to ``wrap_up``, which writes the record.
 """
@@ -31,6 +31,7 @@ def build_graph(nodes: Nodes) -> StateGraph[ConversationState]:
     graph.add_node("act", nodes.act)
     graph.add_node("check", nodes.check)
     graph.add_node("hand_off", nodes.hand_off)
+    graph.add_node("await_live_agent", nodes.await_live_agent)
     graph.add_node("wrap_up", nodes.wrap_up)
 
     graph.add_conditional_edges(START, begin)
@@ -38,8 +39,9 @@ def build_graph(nodes: Nodes) -> StateGraph[ConversationState]:
     graph.add_edge("retrieve", "respond")
     graph.add_conditional_edges("respond", after_respond)
     graph.add_conditional_edges("act", _after_act(nodes))
-    graph.add_edge("check", END)
-    graph.add_edge("hand_off", END)
+    graph.add_conditional_edges("check", after_check)
+    graph.add_conditional_edges("hand_off", after_hand_off)
+    graph.add_edge("await_live_agent", END)
     graph.add_edge("wrap_up", END)
     return graph
 
@@ -64,6 +66,17 @@ def after_respond(state: ConversationState) -> Literal["act", "check", "hand_off
     if isinstance(last, AIMessage) and last.tool_calls:
         return "act"
     return "check"
+
+
+def after_check(state: ConversationState) -> Literal["hand_off", "__end__"]:
+    """The reply is said; a turn that ran out of progress or patience goes on to a person."""
+    return "hand_off" if state.get("handoff_reason") else "__end__"
+
+
+def after_hand_off(state: ConversationState) -> Literal["await_live_agent", "__end__"]:
+    """A new handoff waits for a live agent; a caller already waiting just hears so."""
+    fresh = state.get("handoff_turn") == state.get("turn") and not state.get("live_agent")
+    return "await_live_agent" if fresh else "__end__"
 
 
 def _after_act(nodes: Nodes) -> Callable[[ConversationState], str]:

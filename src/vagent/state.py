@@ -173,7 +173,13 @@ class HandoffPacket(_Data):
     summary: str
     """Built from state, deterministically: every fact in it comes from the conversation."""
     transcript: list[TranscriptEntry] = []
-    """The last turns of the conversation."""
+    """The last turns of the conversation, PII masked."""
+    sentiment: list[float] = []
+    """Sentiment of each caller turn, -1 (negative) to 1 (positive)."""
+    sentiment_trend: Literal["improving", "steady", "worsening"] = "steady"
+    """Where the caller's mood is heading over the recent turns."""
+    narrative: str | None = None
+    """An optional model-written narrative; the summary above is the authority."""
     created_at: datetime = Field(default_factory=utcnow)
     """When the handoff was made (UTC)."""
 
@@ -201,8 +207,12 @@ class ConversationRecord(_Data):
     """The handoff, if there was one."""
     turns: int
     """Caller turns taken."""
+    sentiment: list[float] = []
+    """Sentiment of each caller turn, -1 (negative) to 1 (positive)."""
+    live_agent: str | None = None
+    """The live agent who took the conversation, if one did."""
     transcript: list[TranscriptEntry] = []
-    """The whole conversation."""
+    """The whole conversation, PII masked."""
     ended_at: datetime = Field(default_factory=utcnow)
     """When the conversation ended (UTC)."""
 
@@ -243,6 +253,7 @@ class ConversationState(TypedDict, total=False):
     confirmation: Confirmation
     declined: str | None
     small_talk: str | None
+    injection: bool
     query: str
     pending: PendingAction | None
     actions: Annotated[list[ActionRecord], operator.add]
@@ -255,6 +266,9 @@ class ConversationState(TypedDict, total=False):
     handoff: HandoffPacket | None
     handoff_reason: str | None
     handoff_turn: int
+    sentiment: Annotated[list[float], operator.add]
+    stalled: int
+    live_agent: str | None
     reply: str
     transcript: Annotated[list[TranscriptEntry], operator.add]
     record: ConversationRecord | None

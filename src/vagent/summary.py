@@ -6,6 +6,7 @@ a reviewer can rely on it.
 
 from __future__ import annotations
 
+from vagent import sentiment
 from vagent.state import (
     ActionRecord,
     ConversationRecord,
@@ -16,7 +17,13 @@ from vagent.state import (
 )
 
 _URGENT_REASONS = {"crisis"}
-_HIGH_REASONS = {"verification_failed", "model_unavailable", "backend_unavailable"}
+_HIGH_REASONS = {
+    "verification_failed",
+    "model_unavailable",
+    "backend_unavailable",
+    "negative_sentiment",
+    "tier3_topic",
+}
 
 
 def summarize(state: ConversationState, *, outcome: str | None = None) -> str:
@@ -51,6 +58,8 @@ def handoff_packet(state: ConversationState, conversation_id: str, reason: str) 
         citations=list(state.get("citations", [])),
         summary=summarize(state) + f" Handed off: {reason.replace('_', ' ')}.",
         transcript=list(state.get("transcript", []))[-10:],
+        sentiment=list(state.get("sentiment", [])),
+        sentiment_trend=sentiment.direction(state.get("sentiment", [])),
     )
 
 
@@ -69,6 +78,8 @@ def conversation_record(state: ConversationState, conversation_id: str) -> Conve
         citations=list(state.get("citations", [])),
         handoff=state.get("handoff"),
         turns=state.get("turn", 0),
+        sentiment=list(state.get("sentiment", [])),
+        live_agent=state.get("live_agent"),
         transcript=list(state.get("transcript", [])),
     )
 

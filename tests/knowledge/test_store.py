@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -67,10 +68,10 @@ def test_search_returns_at_most_k_passages(kb: KnowledgeBase) -> None:
 def test_search_drops_passages_below_min_score(kb: KnowledgeBase) -> None:
     question = "how long does passport renewal take"
 
-    passages = kb.search(question, k=6, min_score=0.5)
+    passages = kb.search(question, k=6, min_score=0.4)
 
     assert passages
-    assert all(p.score >= 0.5 for p in passages)
+    assert all(p.score >= 0.4 for p in passages)
     assert all(p.article_id == "passport-renewal" for p in passages)
 
 
@@ -220,3 +221,50 @@ def test_collection_measured_in_another_space_raises(tmp_path: Path) -> None:
 
     with pytest.raises(KnowledgeError, match=r"'l2' space"):
         KnowledgeBase(None, "l2-articles", client=client)
+
+
+def test_ingest_reports_progress_after_each_batch(articles: Path) -> None:
+    knowledge = KnowledgeBase(None, "articles")
+    calls: list[tuple[int, int]] = []
+
+    knowledge.ingest(articles, progress=lambda done, total: calls.append((done, total)))
+
+    assert calls == [(7, 7)]
+
+
+def test_ingest_of_an_unchanged_folder_reports_no_progress(articles: Path) -> None:
+    knowledge = KnowledgeBase(None, "articles")
+    knowledge.ingest(articles)
+    calls: list[tuple[int, int]] = []
+
+    knowledge.ingest(articles, progress=lambda done, total: calls.append((done, total)))
+
+    assert calls == []
+
+
+def test_changing_one_jsonl_record_re_embeds_only_that_article(tmp_path: Path) -> None:
+    records = [
+        {"id": f"q{n}", "title": f"Question {n}", "answer": f"Answer {n}.", "url": "u"}
+        for n in range(3)
+    ]
+    path = tmp_path / "faq.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    knowledge = KnowledgeBase(None, "faq")
+    knowledge.ingest(tmp_path)
+    records[1]["answer"] = "A new answer about renewal fees."
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+
+    report = knowledge.ingest(tmp_path)
+
+    assert (report.articles_updated, report.articles_unchanged) == (1, 2)
+    assert knowledge.search("renewal fees", k=1)[0].article_id == "q1"
+
+
+def test_refresh_lets_search_see_another_instance_ingest(tmp_path: Path, articles: Path) -> None:
+    reader = KnowledgeBase(tmp_path / "store", "articles")
+    assert reader.search("passport renewal") == []
+    KnowledgeBase(tmp_path / "store", "articles").ingest(articles)
+
+    reader.refresh()
+
+    assert reader.search("passport renewal", k=1)[0].article_id == "passport-renewal"

@@ -9,6 +9,7 @@ reason, and that every reply is sensible and claims nothing that did not happen.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 from collections import Counter
@@ -433,8 +434,9 @@ def every_message(model: ScriptedModel | None) -> list[BaseMessage]:
 
 @pytest.mark.parametrize("attempt", [_param(a) for a in ATTEMPTS])
 async def test_a_hostile_attempt_changes_nothing_leaks_nothing_and_is_audited(
-    attempt: Attempt, tmp_path: Path, fha_store: Path
+    attempt: Attempt, tmp_path: Path, fha_store: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="vagent")
     played = await play(attempt, tmp_path, fha_store)
     actions = [a for r in played.replies for a in r.actions]
     refused = [a for a in actions if a.status == "refused"]
@@ -488,7 +490,14 @@ async def test_a_hostile_attempt_changes_nothing_leaks_nothing_and_is_audited(
     if planted is not None:
         prompts = [str(m.content) for m in every_message(played.model)]
         cited = [c.article_id for r in played.replies for c in r.citations]
-        assert planted.id in cited or any(planted.title in p for p in prompts), (
+        # Retrieval drops a passage that carries instructions before the model sees it.
+        dropped = any(
+            "dropped passages carrying instructions" in r.getMessage()
+            and planted.id in r.getMessage()
+            for r in caplog.records
+        )
+        reached = planted.id in cited or any(planted.title in p for p in prompts)
+        assert dropped or reached, (
             "the planted article was never retrieved, so the attempt tested nothing"
         )
 

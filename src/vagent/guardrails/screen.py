@@ -22,6 +22,8 @@ _PERSON = re.compile(
     r"operator|supervisor|manager)"
     r"|(?:real|live|actual)\s+(?:person|human|agent)"
     r"|representative|operator|human\s+being"
+    r"|(?:get|give|put)\s+me\s+(?:through\s+to\s+)?(?:a|an|the|some)?\s*(?:real\s+|live\s+)?"
+    r"(?:person|human|agent|representative|rep|someone|somebody|operator|supervisor)"
     r"|transfer\s+me|connect\s+me\s+(?:to|with)\s+(?:a|an|the|some)?\s*"
     r"(?:person|human|agent|representative|someone))\b",
     re.IGNORECASE,

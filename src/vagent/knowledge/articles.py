@@ -15,8 +15,11 @@ An article looks like this::
     ...
 
 ``id``, ``title`` and ``source`` are required; ``updated`` (a date), ``language`` (default
-``en``) and ``tags`` (a list) are optional. :func:`chunk` cuts the body at ``##`` and ``###``
-headings, and long sections further at paragraphs and then sentences.
+``en``), ``tags`` (a list), ``program`` (text), ``audience`` (text or a list), ``effective`` and
+``expires`` (dates) are optional. Program, audience, language and the two dates are what a
+search can be restricted to (see :meth:`~vagent.knowledge.store.KnowledgeBase.search`).
+:func:`chunk` cuts the body at ``##`` and ``###`` headings, and long sections further at
+paragraphs and then sentences.
 """
 
 from __future__ import annotations
@@ -57,6 +60,10 @@ class Article:
         body: the Markdown after the front matter.
         path: the file the article was read from.
         content_hash: sha256 (hex) of the file's bytes; changes whenever the file does.
+        program: the program the article is about, such as ``snap``; ``""`` if not said.
+        audience: who the article is for, such as ``("veterans", "survivors")``.
+        effective: the first day the article's content applies, if it says.
+        expires: the first day the article's content no longer applies, if it says.
     """
 
     id: str
@@ -68,6 +75,10 @@ class Article:
     body: str
     path: Path
     content_hash: str
+    program: str = ""
+    audience: tuple[str, ...] = ()
+    effective: dt.date | None = None
+    expires: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -132,11 +143,12 @@ def _check_unique_ids(articles: list[Article]) -> None:
             )
 
 
-def load_article(path: Path) -> Article:
+def load_article(path: Path, *, language: str = "en") -> Article:
     """Read one article file.
 
     Args:
         path: the Markdown file.
+        language: the language of an article whose front matter does not say.
 
     Returns:
         The article.
@@ -152,12 +164,16 @@ def load_article(path: Path) -> Article:
         id=_article_id(path, meta.get("id")),
         title=_required_text(path, "title", meta.get("title")),
         source=_required_text(path, "source", meta.get("source")),
-        updated=_updated(path, meta.get("updated")),
-        language=_language(path, meta.get("language", "en")),
-        tags=_tags(path, meta.get("tags")),
+        updated=_date(path, "updated", meta.get("updated")),
+        language=_language(path, meta.get("language", language)),
+        tags=_tags(path, "tags", meta.get("tags")),
         body=post.content,
         path=path,
         content_hash=hashlib.sha256(raw).hexdigest(),
+        program=_optional_text(path, "program", meta.get("program")),
+        audience=_tags(path, "audience", _as_list(meta.get("audience"))),
+        effective=_date(path, "effective", meta.get("effective")),
+        expires=_date(path, "expires", meta.get("expires")),
     )
 
 
@@ -186,25 +202,34 @@ def _parse(path: Path, raw: bytes) -> frontmatter.Post:
         ) from exc
 
 
-def _field_error(path: Path, field: str, value: object, expected: str) -> KnowledgeError:
-    """The error for a missing or invalid front-matter field."""
+def _field_error(path: Path | str, field: str, value: object, expected: str) -> KnowledgeError:
+    """The error for a missing or invalid field of an article's source."""
     if value is None:
         return KnowledgeError(
-            f"article {str(path)!r} has no {field!r} in its front matter; add {expected}"
+            f"article {str(path)!r} has no {field!r} {_fields_place(path)}; add {expected}"
         )
     return KnowledgeError(
         f"article {str(path)!r} has an invalid {field!r}: {value!r}; use {expected}"
     )
 
 
-def _required_text(path: Path, field: str, value: object) -> str:
+def _fields_place(path: Path | str) -> str:
+    """Where a source of this kind keeps its fields, for error messages."""
+    if isinstance(path, str):
+        return "in the record"
+    if path.suffix.lower() in {".html", ".htm"}:
+        return "in its <title>, <link> or <meta> tags"
+    return "in its front matter"
+
+
+def _required_text(path: Path | str, field: str, value: object) -> str:
     """A required, non-empty string field."""
     if not isinstance(value, str) or not value.strip():
         raise _field_error(path, field, value, f"a non-empty text {field}")
     return value.strip()
 
 
-def _article_id(path: Path, value: object) -> str:
+def _article_id(path: Path | str, value: object) -> str:
     """The article id: a string of letters, digits, '.', '_' and '-'."""
     expected = "a quoted id of letters, digits, '.', '_' and '-', such as 'fha-203k'"
     if not isinstance(value, str) or not _ID_PATTERN.fullmatch(value):
@@ -212,8 +237,22 @@ def _article_id(path: Path, value: object) -> str:
     return value
 
 
-def _updated(path: Path, value: object) -> dt.date | None:
-    """The optional 'updated' date, from a YAML date or an ISO 8601 string."""
+def _optional_text(path: Path | str, field: str, value: object) -> str:
+    """An optional text field, '' when absent."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _field_error(path, field, value, f"a text {field}")
+    return value.strip()
+
+
+def _as_list(value: object) -> object:
+    """A lone text value as a one-item list; anything else unchanged."""
+    return [value] if isinstance(value, str) else value
+
+
+def _date(path: Path | str, field: str, value: object) -> dt.date | None:
+    """An optional date, from a YAML date or an ISO 8601 string."""
     if value is None:
         return None
     if isinstance(value, dt.datetime):
@@ -222,25 +261,26 @@ def _updated(path: Path, value: object) -> dt.date | None:
         return value
     if isinstance(value, str):
         try:
-            return dt.date.fromisoformat(value.strip())
+            # A timestamp such as 2024-05-01T09:30:00Z counts as its day.
+            return dt.datetime.fromisoformat(value.strip()).date()
         except ValueError:
             pass
-    raise _field_error(path, "updated", value, "a date such as 2024-05-01")
+    raise _field_error(path, field, value, "a date such as 2024-05-01")
 
 
-def _language(path: Path, value: object) -> str:
+def _language(path: Path | str, value: object) -> str:
     """The language tag, 'en' when absent."""
     if not isinstance(value, str) or not value.strip():
         raise _field_error(path, "language", value, "a language tag such as 'en' or 'es'")
     return value.strip()
 
 
-def _tags(path: Path, value: object) -> tuple[str, ...]:
-    """The optional list of tags."""
+def _tags(path: Path | str, field: str, value: object) -> tuple[str, ...]:
+    """An optional list of labels, such as the tags or the audience."""
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
-        raise _field_error(path, "tags", value, "a list of text tags such as [housing, loans]")
+        raise _field_error(path, field, value, f"a list of text {field} such as [housing, loans]")
     return tuple(tag.strip() for tag in value if tag.strip())
 
 

@@ -1,36 +1,63 @@
-"""The knowledge base: article passages in a Chroma collection, searched by meaning.
+"""The knowledge base: article passages in a Chroma collection, found by hybrid search.
 
 Passages are embedded here with the shared :class:`~vagent.knowledge.embed.Embedder` and handed
-to Chroma as vectors, in cosine space. Each passage's metadata carries its article's content
-hash, so :meth:`KnowledgeBase.ingest` re-embeds only the articles whose files changed.
+to Chroma as vectors, in cosine space, with their article's metadata (program, audience,
+language, effective dates). Each passage's metadata carries its article's content hash, so
+:meth:`KnowledgeBase.ingest` re-embeds only the articles whose sources changed.
+
+:meth:`KnowledgeBase.search` scores every passage two ways, by meaning (cosine similarity of the
+embeddings) and by words (BM25, normalised to 0 to 1, see :mod:`vagent.knowledge.lexical`), and
+adds the two with a configurable weight. The sum is an absolute score, comparable across
+queries, so a threshold on it tells an answerable question from one the articles do not cover.
+Search runs on an in-memory copy of the collection, loaded on first use and after each ingest
+through this object; :meth:`KnowledgeBase.refresh` reloads it after another process changed the
+collection.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import chromadb
+import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
-from chromadb.api.types import Embeddable, EmbeddingFunction, QueryResult
+from chromadb.api.types import Embeddable, EmbeddingFunction, GetResult
 from chromadb.base_types import InclusionExclusionOperator, LiteralValue
 from chromadb.config import Settings
 from pydantic import BaseModel
 
 from vagent.errors import ConfigError, KnowledgeError
-from vagent.knowledge.articles import MAX_CHARS, Article, Chunk, chunk, load_articles
-from vagent.knowledge.embed import FloatArray, MiniLMEmbeddingFunction, get_embedder
+from vagent.knowledge._index import FILTER_FIELDS, Hit, HybridIndex, Where
+from vagent.knowledge.articles import MAX_CHARS, Article, Chunk, chunk
+from vagent.knowledge.embed import DIMENSION, FloatArray, MiniLMEmbeddingFunction, get_embedder
+from vagent.knowledge.lexical import detect_language, primary_language
+from vagent.knowledge.sources import FieldMap, load_folder
 
 logger = logging.getLogger(__name__)
 
 #: Passages embedded and written to Chroma per call; bounds memory on large ingests.
 WRITE_BATCH = 256
+#: The cosine similarity's share of the hybrid score; BM25 has the rest. Measured on the IRS
+#: Direct File questions (tools/bench_retrieval.py): 0.5 to 0.75 rank alike, and 0.7 separates
+#: out-of-domain questions best (tools/calibrate_abstention.py).
+VECTOR_WEIGHT = 0.7
+#: Per-language overrides of VECTOR_WEIGHT, for the query's language. all-MiniLM-L6-v2 was
+#: trained on English; on the Spanish questions its vectors find far less than BM25 does.
+LANGUAGE_WEIGHTS: Mapping[str, float] = {"es": 0.3}
+#: Bumped when the stored metadata changes shape, so older stores are rewritten once.
+_SCHEMA = "2"
+
+Progress = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` after each batch of passages is embedded and stored."""
 
 _MIN_NAME, _MAX_NAME = 3, 512
 
@@ -51,7 +78,9 @@ class Passage(BaseModel, frozen=True, use_attribute_docstrings=True):
     text: str
     """The passage's Markdown, without its heading."""
     score: float
-    """Cosine similarity to the query (1 minus the cosine distance); higher is closer."""
+    """The hybrid score: the vector weight times the cosine similarity to the query, plus the
+    rest times the BM25 score normalised to 0 to 1; higher is closer. A threshold on it
+    (``min_score``) is what lets the agent say it does not know."""
     updated: str | None
     """The ISO date the article's source was last checked, if the article says."""
 
@@ -82,7 +111,7 @@ class _Plan:
 
 
 class KnowledgeBase:
-    """Article passages in a Chroma collection, searched by meaning.
+    """Article passages in a Chroma collection, found by meaning and by words.
 
     Args:
         path: folder of the on-disk store, created if missing; ``None`` keeps the store in
@@ -90,9 +119,14 @@ class KnowledgeBase:
         collection: the Chroma collection's name: 3 to 512 letters, digits, ``.``, ``_`` or
             ``-``, starting and ending with a letter or digit.
         client: a Chroma client to use instead of opening one from ``path``.
+        vector_weight: the cosine similarity's share of the hybrid score, 0 to 1; BM25 has
+            the rest. 1 is vector search alone, 0 is BM25 alone.
+        language_weights: ``vector_weight`` for queries in a given language, such as
+            ``{"es": 0.3}``; :data:`LANGUAGE_WEIGHTS` when omitted.
+        language: the language of a query that shows no sign of being in another.
 
     Raises:
-        ConfigError: the collection name is invalid.
+        ConfigError: the collection name or a weight is invalid.
         KnowledgeError: the store cannot be opened, or its collection was made with another
             embedding function.
     """
@@ -103,9 +137,16 @@ class KnowledgeBase:
         collection: str,
         *,
         client: ClientAPI | None = None,
+        vector_weight: float = VECTOR_WEIGHT,
+        language_weights: Mapping[str, float] | None = None,
+        language: str = "en",
     ) -> None:
         _check_collection_name(collection)
+        self._weights = _check_weights(vector_weight, language_weights)
+        self._language = primary_language(language)
         self._name = collection
+        self._index: HybridIndex | None = None
+        self._index_lock = threading.Lock()
         with _store_errors(f"open the knowledge store collection {collection!r}"):
             self._client = client or _open_client(path)
             self._collection = self._client.get_or_create_collection(
@@ -130,26 +171,44 @@ class KnowledgeBase:
         with _store_errors(f"count the passages of {self._name!r}"):
             return self._collection.count()
 
-    def ingest(self, directory: Path, *, max_chars: int = MAX_CHARS) -> IngestReport:
-        """Make the store match a folder of Markdown articles.
+    def ingest(
+        self,
+        directory: Path,
+        *,
+        max_chars: int = MAX_CHARS,
+        fields: FieldMap | Mapping[str, str] | None = None,
+        language: str = "en",
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Make the store match a folder of Markdown, HTML, JSON and JSONL sources.
 
         Args:
-            directory: the folder of ``*.md`` articles, read recursively.
+            directory: the folder of sources, read recursively (see
+                :func:`~vagent.knowledge.sources.load_folder`).
             max_chars: the longest passage, in characters.
+            fields: which JSON fields hold each part of an article, as a
+                :class:`~vagent.knowledge.sources.FieldMap` or a mapping of its field names.
+            language: the language of an article that does not say.
+            progress: called as ``progress(done, total)`` as passages are embedded.
 
         Returns:
             What changed.
 
         Raises:
-            KnowledgeError: an article is invalid or the store cannot be written.
+            KnowledgeError: a source is invalid or the store cannot be written.
         """
-        articles = load_articles(directory)
+        mapping = fields if isinstance(fields, FieldMap) else FieldMap(**(fields or {}))
+        articles = load_folder(directory, fields=mapping, language=language)
         if not articles:
-            logger.warning("knowledge folder has no *.md articles: directory=%s", directory)
-        return self.ingest_articles(articles, max_chars=max_chars)
+            logger.warning("knowledge folder has no articles: directory=%s", directory)
+        return self.ingest_articles(articles, max_chars=max_chars, progress=progress)
 
     def ingest_articles(
-        self, articles: Sequence[Article], *, max_chars: int = MAX_CHARS
+        self,
+        articles: Sequence[Article],
+        *,
+        max_chars: int = MAX_CHARS,
+        progress: Progress | None = None,
     ) -> IngestReport:
         """Make the store hold exactly these articles, re-embedding only the changed ones.
 
@@ -157,6 +216,7 @@ class KnowledgeBase:
             articles: every article the store should hold; stored articles not among them are
                 deleted.
             max_chars: the longest passage, in characters; changing it re-chunks every article.
+            progress: called as ``progress(done, total)`` as passages are embedded.
 
         Returns:
             What changed.
@@ -168,7 +228,10 @@ class KnowledgeBase:
         _check_distinct(articles)
         plan = _plan(articles, self._stored_fingerprints(), max_chars)
         chunks = _chunks_of([*plan.added, *plan.updated], max_chars)
-        self._replace([*plan.deleted, *(a.id for a in plan.updated)], chunks, max_chars)
+        stale = [*plan.deleted, *(a.id for a in plan.updated)]
+        self._replace(stale, chunks, max_chars, progress)
+        if stale or chunks:
+            self.refresh()
         report = IngestReport(
             articles_added=len(plan.added),
             articles_updated=len(plan.updated),
@@ -179,39 +242,97 @@ class KnowledgeBase:
         _log_report(self._name, report)
         return report
 
-    def search(self, query: str, *, k: int = 4, min_score: float = 0.0) -> list[Passage]:
-        """Find the passages closest in meaning to a query.
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 4,
+        min_score: float = 0.0,
+        where: Where | None = None,
+        as_of: dt.date | None = None,
+        budget_chars: int | None = None,
+        vector_weight: float | None = None,
+    ) -> list[Passage]:
+        """Find the passages that best answer a query, by meaning and by words.
 
         Args:
             query: the question or statement to match.
             k: the most passages to return.
-            min_score: passages scoring below this are dropped.
+            min_score: passages whose hybrid score is below this are dropped; when none is
+                left, the knowledge base has no answer.
+            where: restrict the search to passages whose ``program``, ``audience``,
+                ``language``, ``tags`` or ``article_id`` has one of the given values, such as
+                ``{"language": "es", "program": ["snap", "wic"]}``.
+            as_of: the day whose articles are in effect (see ``effective`` and ``expires`` in
+                :mod:`vagent.knowledge.articles`); today when omitted.
+            budget_chars: the most passage text to return, in characters; passages past it
+                are dropped, but the best one is always kept.
+            vector_weight: this search's share of the cosine similarity, instead of the
+                configured one.
 
         Returns:
             Up to ``k`` passages, best first; empty if the store or the query is empty.
 
         Raises:
-            ValueError: ``k`` is less than 1.
+            ValueError: ``k`` is less than 1, or ``where`` names an unknown field.
             KnowledgeError: the store cannot be read.
         """
-        if k < 1:
-            raise ValueError(f"k must be at least 1, got {k!r}")
+        _check_search(k, where, vector_weight)
         if not query.strip():
             return []
-        vector = get_embedder().embed_one(query)
-        with _store_errors(f"search the knowledge store collection {self._name!r}"):
-            result = self._collection.query(
-                query_embeddings=vector.reshape(1, -1),
-                n_results=k,
-                include=["documents", "metadatas", "distances"],
-            )
-        return [passage for passage in _passages(result) if passage.score >= min_score]
+        index = self._loaded_index()
+        language = self._query_language(query, where)
+        weight = vector_weight if vector_weight is not None else self._weight_for(language)
+        hits = index.rank(
+            query,
+            get_embedder().embed_one(query),
+            language=language,
+            vector_weight=weight,
+            allowed=index.allowed(where, as_of or dt.date.today()),
+            limit=k,
+        )
+        passages = [_passage_of(index, hit) for hit in hits if hit.score >= min_score]
+        return _within_budget(passages, budget_chars)
 
     def titles(self) -> list[str]:
         """The titles of the stored articles, each once."""
+        index = self._loaded_index()
+        return list(dict.fromkeys(str(m["title"]) for m in index.metadatas))
+
+    def refresh(self) -> None:
+        """Reload the in-memory copy of the collection on the next search.
+
+        Call it after another process (another worker, ``vagent ingest``) changed the
+        collection; ingests through this object refresh it themselves.
+        """
+        with self._index_lock:
+            self._index = None
+
+    def _loaded_index(self) -> HybridIndex:
+        """The in-memory copy of the collection, loaded if needed."""
+        with self._index_lock:
+            if self._index is None:
+                self._index = self._load_index()
+            return self._index
+
+    def _load_index(self) -> HybridIndex:
+        """Read every passage, vector and metadata of the collection into a HybridIndex."""
         with _store_errors(f"read the knowledge store collection {self._name!r}"):
-            stored = self._collection.get(include=["metadatas"])
-        return list(dict.fromkeys(str(m["title"]) for m in stored["metadatas"] or []))
+            stored = self._collection.get(include=["embeddings", "documents", "metadatas"])
+        index = _index_of(stored)
+        logger.debug("knowledge index loaded: collection=%s passages=%d", self._name, len(index))
+        return index
+
+    def _query_language(self, query: str, where: Where | None) -> str:
+        """The language a filter asks for, else the one the query looks to be in."""
+        wanted = (where or {}).get("language")
+        if isinstance(wanted, str):
+            return primary_language(wanted)
+        return detect_language(query, default=self._language)
+
+    def _weight_for(self, language: str) -> float:
+        """The vector weight for a query in the given language."""
+        return self._weights.get(language, self._weights[""])
 
     def _stored_fingerprints(self) -> dict[str, str]:
         """Map each stored article id to the fingerprint its passages were written with."""
@@ -223,7 +344,11 @@ class KnowledgeBase:
         }
 
     def _replace(
-        self, stale: list[str], chunks: list[tuple[Article, Chunk]], max_chars: int
+        self,
+        stale: list[str],
+        chunks: list[tuple[Article, Chunk]],
+        max_chars: int,
+        progress: Progress | None,
     ) -> None:
         """Delete the passages of the stale articles, then embed and add the new passages."""
         members: dict[InclusionExclusionOperator, list[LiteralValue]] = {"$in": [*stale]}
@@ -232,6 +357,8 @@ class KnowledgeBase:
                 self._collection.delete(where={"article_id": members})
             for start in range(0, len(chunks), WRITE_BATCH):
                 self._write(chunks[start : start + WRITE_BATCH], max_chars)
+                if progress is not None:
+                    progress(min(start + WRITE_BATCH, len(chunks)), len(chunks))
 
     def _write(self, chunks: list[tuple[Article, Chunk]], max_chars: int) -> None:
         """Embed one batch of passages and add them to the collection."""
@@ -242,6 +369,76 @@ class KnowledgeBase:
             documents=[c.text for _, c in chunks],
             metadatas=[_metadata(article, c, max_chars) for article, c in chunks],
         )
+
+
+def _check_weights(
+    vector_weight: float, language_weights: Mapping[str, float] | None
+) -> dict[str, float]:
+    """The weights by primary language, '' holding the default; ConfigError if out of range."""
+    overrides = LANGUAGE_WEIGHTS if language_weights is None else language_weights
+    weights = {"": vector_weight, **{primary_language(k): v for k, v in overrides.items()}}
+    for language, weight in weights.items():
+        if not 0.0 <= weight <= 1.0:
+            raise ConfigError(
+                f"vector weight {weight!r} for language {language or 'default'!r} is outside "
+                "0 to 1; use 1 for vector search alone, 0 for BM25 alone, 0.7 by default"
+            )
+    return weights
+
+
+def _check_search(k: int, where: Where | None, vector_weight: float | None) -> None:
+    """Raise ValueError for search arguments that cannot be right."""
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k!r}")
+    unknown = sorted(set(where or {}) - set(FILTER_FIELDS))
+    if unknown:
+        raise ValueError(f"cannot filter on {unknown!r}; filter on any of {list(FILTER_FIELDS)!r}")
+    if vector_weight is not None and not 0.0 <= vector_weight <= 1.0:
+        raise ValueError(f"vector_weight must be between 0 and 1, got {vector_weight!r}")
+
+
+def _index_of(stored: GetResult) -> HybridIndex:
+    """A HybridIndex over the passages of a Chroma get result."""
+    embeddings = stored["embeddings"]
+    vectors = (
+        np.asarray(embeddings, dtype=np.float32)
+        if embeddings is not None and len(embeddings)
+        else np.zeros((0, DIMENSION), dtype=np.float32)
+    )
+    return HybridIndex(
+        ids=stored["ids"],
+        documents=[d or "" for d in stored["documents"] or []],
+        metadatas=list(stored["metadatas"] or []),
+        vectors=vectors,
+    )
+
+
+def _passage_of(index: HybridIndex, hit: Hit) -> Passage:
+    """A ranked row of the index as a Passage."""
+    metadata = index.metadatas[hit.row]
+    return Passage(
+        passage_id=index.ids[hit.row],
+        article_id=str(metadata["article_id"]),
+        title=str(metadata["title"]),
+        source=str(metadata["source"]),
+        section=str(metadata["section"]),
+        text=index.documents[hit.row],
+        score=hit.score,
+        updated=str(metadata["updated"]) or None,
+    )
+
+
+def _within_budget(passages: list[Passage], budget_chars: int | None) -> list[Passage]:
+    """The best passages whose texts fit the budget together; the best one always."""
+    if budget_chars is None or not passages:
+        return passages
+    kept, used = [passages[0]], len(passages[0].text)
+    for passage in passages[1:]:
+        used += len(passage.text)
+        if used > budget_chars:
+            break
+        kept.append(passage)
+    return kept
 
 
 def _check_collection_name(name: str) -> None:
@@ -310,12 +507,13 @@ def _store_errors(action: str) -> Iterator[None]:
 
 def _fingerprint(article: Article, max_chars: int) -> str:
     """What must match for an article's stored passages to be reused."""
-    return f"{article.content_hash}/{max_chars}"
+    return f"{article.content_hash}/{max_chars}/{_SCHEMA}"
 
 
 def _stored_fingerprint(metadata: Mapping[str, Any]) -> str:
     """The fingerprint a stored passage was written with."""
-    return f"{metadata.get('content_hash', '')}/{metadata.get('max_chars', '')}"
+    parts = [metadata.get(key, "") for key in ("content_hash", "max_chars", "schema")]
+    return "/".join(str(part) for part in parts)
 
 
 def _check_distinct(articles: Sequence[Article]) -> None:
@@ -367,42 +565,22 @@ def _metadata(article: Article, passage: Chunk, max_chars: int) -> dict[str, str
         "title": article.title,
         "source": article.source,
         "section": passage.section,
-        "updated": article.updated.isoformat() if article.updated else "",
+        "updated": _iso(article.updated),
         "language": article.language,
         "tags": ",".join(article.tags),
+        "program": article.program,
+        "audience": ",".join(article.audience),
+        "effective": _iso(article.effective),
+        "expires": _iso(article.expires),
         "content_hash": article.content_hash,
         "max_chars": max_chars,
+        "schema": _SCHEMA,
     }
 
 
-def _passages(result: QueryResult) -> list[Passage]:
-    """The passages of a one-query Chroma result, scored as 1 minus the cosine distance."""
-    ids = result["ids"][0]
-    documents = (result["documents"] or [[]])[0]
-    metadatas = (result["metadatas"] or [[]])[0]
-    distances = (result["distances"] or [[]])[0]
-    return [
-        _passage(passage_id, document, metadata, 1.0 - distance)
-        for passage_id, document, metadata, distance in zip(
-            ids, documents, metadatas, distances, strict=True
-        )
-    ]
-
-
-def _passage(
-    passage_id: str, text: str | None, metadata: Mapping[str, Any], score: float
-) -> Passage:
-    """A search hit as a Passage."""
-    return Passage(
-        passage_id=passage_id,
-        article_id=str(metadata["article_id"]),
-        title=str(metadata["title"]),
-        source=str(metadata["source"]),
-        section=str(metadata["section"]),
-        text=text or "",
-        score=score,
-        updated=str(metadata["updated"]) or None,
-    )
+def _iso(day: dt.date | None) -> str:
+    """A date as ISO text, '' when absent."""
+    return day.isoformat() if day else ""
 
 
 def _log_report(collection: str, report: IngestReport) -> None:

@@ -68,8 +68,12 @@ def _pattern_value(
 ) -> str | None:
     """A value matching the argument's pattern, preferring one introduced by its own cue words."""
     pattern = _bare(_first(prop, "pattern"))
-    if pattern is None:
+    if pattern is None and "x-entity" not in prop:
         return None
+    # The vault shows the model placeholders for caller data, and they fill arguments as they
+    # are: the gate checks the real value behind one against the pattern after unmasking.
+    kind = prop.get("x-entity", "[A-Z][A-Z_]*?")
+    pattern = rf"<{kind}_\d+>" + (f"|{pattern}" if pattern else "")
     own = cues.get(name, [])
     others = [c for n, words in cues.items() if n != name for c in words if c not in own]
     unclaimed: str | None = None

@@ -103,6 +103,12 @@ class Tool(ABC):
         return [name for name, prop in props.items() if prop.get("x-case-id")]
 
     @classmethod
+    def entity_fields(cls) -> dict[str, str]:
+        """Arguments holding caller data, by the PII kind the vault masks them as."""
+        props = cls.args_model.model_json_schema().get("properties", {})
+        return {name: prop["x-entity"] for name, prop in props.items() if "x-entity" in prop}
+
+    @classmethod
     def secret_fields(cls) -> list[str]:
         """Arguments that prove identity (facts on file): never stored or logged as given."""
         props = cls.args_model.model_json_schema().get("properties", {})

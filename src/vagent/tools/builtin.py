@@ -15,7 +15,11 @@ from vagent.backends.base import Case
 from vagent.state import ActionRecord, Identity
 from vagent.tools.base import Tool, ToolArgs, ToolContext, ToolResult, last_four
 
-_CASE_ID: JsonDict = {"x-case-id": True, "x-cues": ["case", "application", "number"]}
+_CASE_ID: JsonDict = {
+    "x-case-id": True,
+    "x-entity": "CASE_ID",
+    "x-cues": ["case", "application", "number"],
+}
 
 
 class VerifyCallerArgs(ToolArgs):
@@ -32,7 +36,11 @@ class VerifyCallerArgs(ToolArgs):
     date_of_birth: str | None = Field(
         default=None,
         pattern=r"^\d{4}-\d{2}-\d{2}$",
-        json_schema_extra={"x-cues": ["birth", "born", "dob"], "x-secret": True},
+        json_schema_extra={
+            "x-cues": ["birth", "born", "dob"],
+            "x-secret": True,
+            "x-entity": "DATE_OF_BIRTH",
+        },
     )
     """Date of birth as YYYY-MM-DD."""
 
@@ -200,7 +208,11 @@ class SendSmsArgs(ToolArgs):
 
     to: str = Field(
         pattern=r"^\+?[0-9 ().-]{7,20}$",
-        json_schema_extra={"x-profile": "phone", "x-cues": ["number", "phone"]},
+        json_schema_extra={
+            "x-profile": "phone",
+            "x-entity": "PHONE",
+            "x-cues": ["number", "phone"],
+        },
     )
     """The destination: a number on file for the caller."""
     template: Literal["action_confirmation", "case_status"] = "action_confirmation"
