@@ -60,6 +60,20 @@ def test_a_misspelt_expectation_names_the_file_the_case_and_the_field(
     assert "Extra inputs are not permitted" in message
 
 
+def test_a_misshapen_model_step_is_reported_against_the_shape_it_came_closest_to(
+    write_suite: SuiteWriter,
+) -> None:
+    step = {"tool": "lookup_case", "argz": {}}
+    path = write_suite([{"id": "step", "turns": [{"say": "Hi", "model": [step]}]}])
+
+    with pytest.raises(EvalSuiteError) as raised:
+        load_file(path)
+
+    message = str(raised.value)
+    assert "cases[0] (id 'step').turns[0].model[0].argz: Extra inputs are not permitted" in message
+    assert "valid string" not in message
+
+
 def test_a_suite_without_a_config_says_how_to_name_one(tmp_path: Path) -> None:
     path = tmp_path / "eval_bare.yaml"
     path.write_text("cases: []\n", encoding="utf-8")

@@ -268,3 +268,10 @@ def test_refresh_lets_search_see_another_instance_ingest(tmp_path: Path, article
     reader.refresh()
 
     assert reader.search("passport renewal", k=1)[0].article_id == "passport-renewal"
+
+
+def test_ingest_with_an_unknown_record_field_is_a_config_error(articles: Path) -> None:
+    knowledge = KnowledgeBase(None, "articles")
+
+    with pytest.raises(ConfigError, match=r"record fields \{'body': 'text'\} are invalid"):
+        knowledge.ingest(articles, fields={"body": "text"})

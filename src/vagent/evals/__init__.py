@@ -15,7 +15,8 @@ from pytest (``pytest --vagent-evals``), or from Python::
 
 from vagent.evals.compare import compare_reports, load_report
 from vagent.evals.harness import EngineOptions
-from vagent.evals.load import EvalSuiteError, LoadedCase, Suite, load_suites
+from vagent.evals.load import LoadedCase, Suite, load_suites
+from vagent.evals.problems import EvalSuiteError
 from vagent.evals.report_html import render_html
 from vagent.evals.report_junit import render_junit
 from vagent.evals.report_text import render_markdown, render_text

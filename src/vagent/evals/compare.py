@@ -1,7 +1,8 @@
 """This run against a baseline report: which cases and KPIs got worse, and which got better.
 
 A case regresses when it passed in the baseline and does not now, or passes fewer trials; a
-case the baseline had and this run lacks is named too. A rate KPI (containment, handoff,
+case the baseline had and this run lacks is named too. Files the run left out are not compared,
+and a suite's KPIs only when the run covered the same files. A rate KPI (containment, handoff,
 resolution, tool-call accuracy, grounding) regresses when it drops by more than the
 tolerance; pass^1 likewise.
 """
@@ -45,13 +46,21 @@ def compare_reports(
     """What got worse and what got better since ``baseline``."""
     comparison = Comparison(baseline=source)
     now = {c.key: c for c in report.cases}
+    # Files this run did not include make a narrower run, not a regression.
+    ran = {c.file for c in report.cases}
     for before in baseline.cases:
-        _compare_case(comparison, before, now.get(before.key))
+        if before.file in ran:
+            _compare_case(comparison, before, now.get(before.key))
     suites = {s.name: s for s in report.suites}
     for old in baseline.suites:
-        if old.name in suites:
-            _compare_suite(comparison, old, suites[old.name], tolerance)
+        new = suites.get(old.name)
+        if new is not None and _files(new) == _files(old):
+            _compare_suite(comparison, old, new, tolerance)
     return comparison
+
+
+def _files(suite: SuiteResult) -> set[str]:
+    return {c.file for c in suite.cases}
 
 
 def _compare_case(comparison: Comparison, before: CaseResult, now: CaseResult | None) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,8 +29,6 @@ from vagent.knowledge.store import KnowledgeBase
 from vagent.models import resolve_model
 from vagent.testing import ScriptedModel
 from vagent.tools.builtin import BUILTIN_TOOLS
-
-logger = logging.getLogger(__name__)
 
 ModelSpec = str | Callable[[], BaseChatModel]
 """``offline``, ``deployment`` (the config's endpoint), a model name served at ``base_url``, or

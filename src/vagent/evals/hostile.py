@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from vagent.evals.problems import EvalSuiteError, validation_problem
 from vagent.evals.schema import (
     BackendExpect,
     EvalCase,
@@ -85,8 +86,6 @@ def hostile_cases(path: Path, data: Any) -> list[EvalCase]:
     Raises:
         EvalSuiteError: the file is not a list of valid attempts.
     """
-    from vagent.evals.load import EvalSuiteError, validation_problem
-
     if not isinstance(data, list):
         raise EvalSuiteError(f"hostile suite {str(path)!r} must be a YAML list of attempts")
     try:

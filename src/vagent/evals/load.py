@@ -7,7 +7,6 @@ field, with the case id when there is one.
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,10 +16,10 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]
 from pydantic import ValidationError
 
+from vagent.evals.hostile import hostile_cases
 from vagent.evals.problems import EvalSuiteError, validation_problem
 from vagent.evals.schema import EvalCase, SuiteFile
-
-logger = logging.getLogger(__name__)
+from vagent.evals.transcripts import replay_cases
 
 SUITE_PATTERN = "eval_*.yaml"
 """Files a folder search picks up."""
@@ -103,14 +102,10 @@ def load_file(path: Path, *, default_config: Path | None = None) -> list[LoadedC
         EvalSuiteError: the file cannot be read or does not match its format.
     """
     if path.suffix.lower() in TRANSCRIPT_SUFFIXES:
-        from vagent.evals.transcripts import replay_cases
-
         config = _need_config(path, default_config)
         return [LoadedCase(path.parent.name, path, config, c) for c in replay_cases([path])]
     data = read_yaml(path)
     if isinstance(data, list):
-        from vagent.evals.hostile import hostile_cases
-
         config = _need_config(path, default_config)
         return [LoadedCase(path.parent.name, path, config, c) for c in hostile_cases(path, data)]
     return _suite_cases(path, data, default_config)
@@ -145,13 +140,9 @@ def _suite_cases(path: Path, data: Any, default_config: Path | None) -> list[Loa
         )
     cases = list(suite.cases)
     for hostile in suite.hostile:
-        from vagent.evals.hostile import hostile_cases
-
         other = path.parent / hostile
         cases.extend(hostile_cases(other, read_yaml(other)))
     if suite.replay is not None:
-        from vagent.evals.transcripts import replay_cases
-
         files = _globbed(path.parent, suite.replay.files, path)
         replay = suite.replay
         cases += replay_cases(files, replay.min_similarity, compare_tools=replay.compare_tools)

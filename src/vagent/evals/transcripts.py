@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from vagent.evals.problems import EvalSuiteError, validation_problem
 from vagent.evals.schema import EvalCase, Expect, ToolCall, ToolCalls, Turn, TurnExpect
 from vagent.state import ActionStatus, Caller
 
@@ -95,8 +96,6 @@ def read_transcripts(path: Path) -> list[Transcript]:
     Raises:
         EvalSuiteError: the file cannot be read or does not match its layout.
     """
-    from vagent.evals.load import EvalSuiteError, validation_problem
-
     try:
         text = path.read_text(encoding="utf-8")
         raw = _csv_conversations(text) if path.suffix.lower() == ".csv" else _json(text)

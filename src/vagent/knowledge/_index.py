@@ -9,6 +9,7 @@ vector side alike before anything is ranked.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -70,6 +71,7 @@ class HybridIndex:
         self._columns: dict[str, list[frozenset[str]]] = {}
         # Masks are rebuilt only when a new day or a new filter value is asked for.
         self._masks: dict[tuple[str, frozenset[str]], BoolArray] = {}
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -123,8 +125,9 @@ class HybridIndex:
         Returns:
             One flag per passage, or None when every passage is allowed.
         """
-        masks = [self._in_effect(as_of)]
-        masks += [self._matching(field, _wanted(field, v)) for field, v in (where or {}).items()]
+        with self._lock:
+            masks = [self._in_effect(as_of)]
+            masks += [self._matching(f, _wanted(f, v)) for f, v in (where or {}).items()]
         mask = np.logical_and.reduce(masks) if len(masks) > 1 else masks[0]
         return None if bool(mask.all()) else mask
 

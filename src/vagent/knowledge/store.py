@@ -33,7 +33,7 @@ from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Embeddable, EmbeddingFunction, GetResult
 from chromadb.base_types import InclusionExclusionOperator, LiteralValue
 from chromadb.config import Settings
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from vagent.errors import ConfigError, KnowledgeError
 from vagent.knowledge._index import FILTER_FIELDS, Hit, HybridIndex, Where
@@ -195,10 +195,10 @@ class KnowledgeBase:
             What changed.
 
         Raises:
+            ConfigError: ``fields`` names an unknown part of an article.
             KnowledgeError: a source is invalid or the store cannot be written.
         """
-        mapping = fields if isinstance(fields, FieldMap) else FieldMap(**(fields or {}))
-        articles = load_folder(directory, fields=mapping, language=language)
+        articles = load_folder(directory, fields=_field_map(fields), language=language)
         if not articles:
             logger.warning("knowledge folder has no articles: directory=%s", directory)
         return self.ingest_articles(articles, max_chars=max_chars, progress=progress)
@@ -232,6 +232,8 @@ class KnowledgeBase:
         self._replace(stale, chunks, max_chars, progress)
         if stale or chunks:
             self.refresh()
+        # Loading the search index here spares the first caller of this store the wait.
+        self._loaded_index()
         report = IngestReport(
             articles_added=len(plan.added),
             articles_updated=len(plan.updated),
@@ -384,6 +386,19 @@ def _check_weights(
                 "0 to 1; use 1 for vector search alone, 0 for BM25 alone, 0.7 by default"
             )
     return weights
+
+
+def _field_map(fields: FieldMap | Mapping[str, str] | None) -> FieldMap:
+    """The field map, built from a mapping if need be; ConfigError for unknown parts."""
+    if isinstance(fields, FieldMap):
+        return fields
+    try:
+        return FieldMap(**(fields or {}))
+    except ValidationError as exc:
+        known = sorted(FieldMap.model_fields)
+        raise ConfigError(
+            f"record fields {dict(fields or {})!r} are invalid: name only parts of {known!r}"
+        ) from exc
 
 
 def _check_search(k: int, where: Where | None, vector_weight: float | None) -> None:
