@@ -467,7 +467,7 @@ class Nodes:
             answered
             or state.get("small_talk") is not None
             or any(
-                a.turn == turn and a.status in {"executed", "awaiting_confirmation"}
+                a.turn == turn and a.status in {"executed", "awaiting_confirmation", "failed"}
                 for a in actions
             )
         )
