@@ -24,7 +24,8 @@ needs_shared_data = pytest.mark.skipif(
 def load_build() -> ModuleType:
     """The example's build script, imported from its file."""
     spec = importlib.util.spec_from_file_location("usagov_build", EXAMPLE / "build.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
