@@ -76,12 +76,10 @@ class SearchClock:
         """Time every search while the block runs (searches run in worker threads)."""
         original = KnowledgeBase.search
 
-        def timed(
-            kb: KnowledgeBase, query: str, *, k: int = 4, min_score: float = 0.0
-        ) -> list[Passage]:
+        def timed(kb: KnowledgeBase, query: str, **options: Any) -> list[Passage]:
             start = time.perf_counter()
             try:
-                return original(kb, query, k=k, min_score=min_score)
+                return original(kb, query, **options)
             finally:
                 with self._lock:
                     self._spent += time.perf_counter() - start

@@ -199,7 +199,12 @@ class Nodes:
         )
         settings = self.deps.config.knowledge
         found = await asyncio.to_thread(
-            self.deps.knowledge.search, query, k=settings.passages, min_score=settings.min_score
+            self.deps.knowledge.search,
+            query,
+            k=settings.passages,
+            min_score=settings.min_score,
+            where=dict(settings.filters) or None,
+            budget_chars=settings.budget_chars,
         )
         # Passages are data: one that carries instructions is dropped, never quoted or obeyed.
         passages = [p for p in found if detect_injection(p.text) is None]

@@ -98,8 +98,15 @@ class Agent:
             state_dir / "cases.sqlite",
             seed=config.resolve(config.backend.seed) if config.backend.seed else None,
         )
-        knowledge = KnowledgeBase(state_dir / "chroma", config.knowledge.collection)
-        knowledge.ingest(config.resolve(config.knowledge.articles))
+        k = config.knowledge
+        knowledge = KnowledgeBase(
+            state_dir / "chroma",
+            k.collection,
+            vector_weight=k.vector_weight,
+            language_weights=k.language_weights,
+            language=k.language,
+        )
+        knowledge.ingest(config.resolve(k.articles), fields=k.fields, language=k.language)
         deps = Deps(
             config=config,
             model=resolve_model(config, model, tools),

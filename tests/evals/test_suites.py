@@ -37,10 +37,13 @@ def test_the_shipped_suites_load_with_enough_cases() -> None:
     fha = suites["fha"].cases
     scenarios = [c for c in fha if "scenario" in c.case.tags]
 
-    assert set(suites) == {"fha", "security"}
+    assert set(suites) == {"fha", "handoff", "security"}
     assert len(scenarios) >= 3
     assert len(fha) - len(scenarios) >= 20
     assert len(suites["security"].cases) >= 25
+    assert {"must-hand-off", "must-not-hand-off"} <= {
+        tag for c in suites["handoff"].cases for tag in c.case.tags
+    }
     assert {"question", "decline", "identity", "change-of-mind", "handoff"} <= {
         tag for c in fha for tag in c.case.tags
     }
