@@ -36,7 +36,7 @@ from vagent.state import (
     TranscriptEntry,
 )
 from vagent.summary import conversation_record, handoff_packet
-from vagent.tools.base import Tool, ToolContext, last_four
+from vagent.tools.base import Tool, ToolContext, profile_facts
 from vagent.tools.policy import Decision, PolicyGate
 
 logger = logging.getLogger(__name__)
@@ -298,7 +298,7 @@ class Nodes:
         kinds = {"phone": "PHONE", "case_id": "CASE_ID"}
         return {
             key: await self.deps.vault.mask_value(conversation_id, kinds[key], value)
-            for key, value in _profile(identity).items()
+            for key, value in profile_facts(identity).items()
         }
 
     async def act(self, state: ConversationState, config: RunnableConfig) -> dict[str, Any]:
@@ -627,29 +627,10 @@ def _describe_identity(identity: Identity) -> str:
     return "not identified."
 
 
-def _profile(identity: Identity) -> dict[str, str]:
-    """Facts on file the offline engine may fill arguments from (verified callers only)."""
-    if identity.status != "verified":
-        return {}
-    facts: dict[str, str] = {}
-    if identity.phones_on_file:
-        facts["phone"] = identity.phones_on_file[0]
-    if len(identity.cases) == 1:
-        facts["case_id"] = identity.cases[0]
-    return facts
-
-
 def _masked(tool: Tool | None, decision: Decision) -> dict[str, Any]:
-    """The arguments for records and the audit log: phones cut to 4 digits, secrets hidden."""
+    """The arguments for records and the audit log."""
     args = decision.args.model_dump(mode="json") if decision.args is not None else {}
-    if tool is None:
-        return args
-    if tool.phone_arg and args.get(tool.phone_arg):
-        args[tool.phone_arg] = f"***-***-{last_four(str(args[tool.phone_arg]))}"
-    for name in tool.secret_fields():
-        if args.get(name) is not None:
-            args[name] = "***"
-    return args
+    return tool.recorded(args) if tool is not None else args
 
 
 def _action(

@@ -18,7 +18,7 @@ from vagent.assist._session import Session
 from vagent.assist._suggest import NOT_SUGGESTED, Reader
 from vagent.assist.models import PreparedAction
 from vagent.state import ActionRecord, ActionStatus, PendingAction
-from vagent.tools.base import Tool, ToolContext, last_four
+from vagent.tools.base import Tool, ToolContext
 from vagent.tools.policy import Decision, args_hash, idempotency_key
 
 logger = logging.getLogger(__name__)
@@ -230,17 +230,9 @@ class Actions:
         return found is not None and found.irreversible
 
     def _masked(self, prepared: PreparedAction) -> dict[str, Any]:
-        """Arguments for records and the audit log: phones cut to 4 digits, secrets hidden."""
-        args = dict(prepared.args)
+        """Arguments for records and the audit log."""
         tool = self._deps.tools.get(prepared.tool)
-        if tool is None:
-            return args
-        if tool.phone_arg and args.get(tool.phone_arg):
-            args[tool.phone_arg] = f"***-***-{last_four(str(args[tool.phone_arg]))}"
-        for name in tool.secret_fields():
-            if args.get(name) is not None:
-                args[name] = "***"
-        return args
+        return tool.recorded(dict(prepared.args)) if tool is not None else dict(prepared.args)
 
     @staticmethod
     def _rendering(tool: str, args: dict[str, Any], decision: Decision) -> str:

@@ -20,8 +20,8 @@ from vagent.config import AgentConfig
 from vagent.knowledge.embed import FloatArray, get_embedder
 from vagent.knowledge.store import KnowledgeBase, Passage
 from vagent.models._extract import fill_arguments
-from vagent.state import Citation, Identity
-from vagent.tools.base import Tool
+from vagent.state import Citation
+from vagent.tools.base import Tool, profile_facts
 
 NOT_SUGGESTED = frozenset({"hand_off"})
 """Tools the copilot never suggests: the caller is already with a person."""
@@ -93,7 +93,7 @@ class Reader:
         """
         schema = self._tools[tool].spec(self._config)["function"]["parameters"]
         texts = [*session.said("caller"), *session.said("live_agent")]
-        return fill_arguments(schema, texts, profile(session.identity))
+        return fill_arguments(schema, texts, profile_facts(session.identity))
 
     def describe_missing(self, tool: str, missing: list[str]) -> str:
         """What the live agent should ask the caller for."""
@@ -128,18 +128,6 @@ def question_in(text: str) -> str | None:
     sentences = [s.strip() for s in _SENTENCE.split(" ".join(text.split())) if s.strip()]
     asked = [s for s in sentences if s.endswith("?") or _QUESTION_START.match(s)]
     return asked[-1] if asked else None
-
-
-def profile(identity: Identity) -> dict[str, str]:
-    """Facts on file that fill arguments nobody said: a verified caller's phone and only case."""
-    if identity.status != "verified":
-        return {}
-    facts: dict[str, str] = {}
-    if identity.phones_on_file:
-        facts["phone"] = identity.phones_on_file[0]
-    if len(identity.cases) == 1:
-        facts["case_id"] = identity.cases[0]
-    return facts
 
 
 def _cite(passage: Passage, turn: int) -> Citation:

@@ -114,6 +114,16 @@ class Tool(ABC):
         props = cls.args_model.model_json_schema().get("properties", {})
         return [name for name, prop in props.items() if prop.get("x-secret")]
 
+    def recorded(self, args: dict[str, Any]) -> dict[str, Any]:
+        """``args`` as records and the audit log keep them: phones cut to 4 digits, no secrets."""
+        kept = dict(args)
+        if self.phone_arg and kept.get(self.phone_arg):
+            kept[self.phone_arg] = f"***-***-{last_four(str(kept[self.phone_arg]))}"
+        for name in self.secret_fields():
+            if kept.get(name) is not None:
+                kept[name] = "***"
+        return kept
+
     def spec(self, config: AgentConfig) -> dict[str, Any]:
         """The tool in OpenAI function-calling form, with the deployment's case pattern."""
         schema = self.args_model.model_json_schema()
@@ -131,6 +141,18 @@ class Tool(ABC):
 def case_id_ok(value: str, config: AgentConfig) -> bool:
     """Whether ``value`` is a well-formed case number for this deployment."""
     return re.fullmatch(config.case_id_pattern, value) is not None
+
+
+def profile_facts(identity: Identity) -> dict[str, str]:
+    """Facts on file that fill arguments nobody said: a verified caller's phone and only case."""
+    if identity.status != "verified":
+        return {}
+    facts: dict[str, str] = {}
+    if identity.phones_on_file:
+        facts["phone"] = identity.phones_on_file[0]
+    if len(identity.cases) == 1:
+        facts["case_id"] = identity.cases[0]
+    return facts
 
 
 def last_four(phone: str) -> str:
