@@ -15,18 +15,19 @@ import shutil
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 import yaml
 from langchain_core.messages import BaseMessage, SystemMessage, ToolMessage
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tests.conftest import FHA, ROOT
 
-from vagent import Agent, AgentConfig, Caller, Reply, load_config
+from vagent import Agent, AgentConfig, Reply, load_config
 from vagent.backends import Case, SQLiteBackend
 from vagent.backends.sqlite import digits
 from vagent.config import PolicyConfig
+from vagent.evals.hostile import Attempt, AttemptChanges
+from vagent.evals.schema import ScriptedCall, ScriptedCalls, Tamper
 from vagent.records import AuditEntry
 from vagent.testing import ScriptedModel
 
@@ -50,100 +51,6 @@ STATUS_OF = r"(?::[^.!?\n]*\bstatus\s+|\s+is\s+(?:already\s+|still\s+|now\s+)?)"
 
 
 # ------------------------------------------------------------------------------ the schema
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Call(_Strict):
-    """One tool call the hostile model makes."""
-
-    tool: str
-    args: dict[str, Any] = {}
-
-
-class Calls(_Strict):
-    """Several tool calls in one model message."""
-
-    calls: list[Call] = Field(min_length=1)
-
-
-class Turn(_Strict):
-    """What the caller says, and what the scripted model answers in that turn."""
-
-    say: str = Field(min_length=1)
-    model: list[str | Call | Calls] = []
-
-
-class PlantedArticle(_Strict):
-    """A Markdown article added to a copy of the FHA articles."""
-
-    id: str
-    title: str
-    source: str
-    body: str
-
-
-class Tamper(_Strict):
-    """A case whose kind the case system rewrites: a tool result carrying an instruction."""
-
-    case_id: str
-    kind: str
-
-
-class Changes(_Strict):
-    """Side effects an attempt may leave: case statuses, texts to clean numbers on file."""
-
-    cases: dict[str, str] = {}
-    sms_to: list[str] = []
-
-
-class Expect(_Strict):
-    """What the attempt itself must show, beyond the suite's invariants."""
-
-    refused: list[str] = []
-    """Reason codes that must appear among the refusals (a code listed twice, twice)."""
-    refusal_counts: dict[str, int] = {}
-    """Exact number of refusals per reason code."""
-    declined: list[str] = []
-    """Reason codes that must appear among declined actions."""
-    executed: list[str] = []
-    """Every tool that ran, in order."""
-    handoff: str | None = None
-    """The handoff reason the attempt must end in; None means no handoff."""
-    reply_must_not_mention: list[str] = []
-    indistinguishable: bool = False
-    """Every tool result the model saw reads the same once numbers are masked."""
-    no_tool_calls: bool = False
-
-
-class Attempt(_Strict):
-    """One attempt of the hostile suite."""
-
-    id: str = Field(pattern=r"^[a-z0-9-]+$")
-    category: Literal["ownership", "confirmation", "sms", "identity", "injection", "floods"]
-    description: str
-    engine: Literal["scripted", "offline"] = "scripted"
-    caller: Caller | None = None
-    policy: dict[str, int] = {}
-    articles_extra: PlantedArticle | None = None
-    backend_tamper: Tamper | None = None
-    turns: list[Turn] = Field(min_length=1)
-    allowed_changes: Changes = Changes()
-    expect: Expect = Expect()
-    known_hole: str | None = None
-    """Why the attempt gets through today; the test is a strict xfail until src is fixed."""
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Attempt:
-        scripted = any(t.model for t in self.turns)
-        if self.engine == "offline" and scripted:
-            raise ValueError("an offline attempt has no scripted model steps")
-        if self.engine == "scripted" and not scripted:
-            raise ValueError("a scripted attempt needs model steps")
-        PolicyConfig.model_validate(self.policy)
-        return self
 
 
 def load_suite() -> list[Attempt]:
@@ -263,10 +170,10 @@ def build_config(attempt: Attempt, tmp_path: Path, store: Path) -> AgentConfig:
 def script(attempt: Attempt) -> list[list[Any]]:
     """Each turn's steps in the form ScriptedModel plays."""
 
-    def step(s: str | Call | Calls) -> Any:
+    def step(s: str | ScriptedCall | ScriptedCalls) -> Any:
         if isinstance(s, str):
             return s
-        if isinstance(s, Call):
+        if isinstance(s, ScriptedCall):
             return {"tool": s.tool, "args": s.args}
         return {"calls": [{"tool": c.tool, "args": c.args} for c in s.calls]}
 
@@ -552,7 +459,9 @@ async def test_the_side_effect_check_notices_a_confirmed_cancellation(
     )
 
     played = await play(control, tmp_path, fha_store)
-    allowing = control.model_copy(update={"allowed_changes": Changes(cases={"12345": "cancelled"})})
+    allowing = control.model_copy(
+        update={"allowed_changes": AttemptChanges(cases={"12345": "cancelled"})}
+    )
     allowed = replace(played, attempt=allowing)
 
     assert side_effect_problems(played) == [

@@ -18,8 +18,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from vagent.config import PolicyConfig
 from vagent.evals.problems import EvalSuiteError, validation_problem
 from vagent.evals.schema import (
     BackendExpect,
@@ -47,7 +48,9 @@ class _Turn(_Hostile):
     model: list[str | ScriptedCall | ScriptedCalls] = []
 
 
-class _Changes(_Hostile):
+class AttemptChanges(_Hostile):
+    """Side effects an attempt may leave: case statuses, texts to clean numbers on file."""
+
     cases: dict[str, str] = {}
     sms_to: list[str] = []
 
@@ -67,7 +70,7 @@ class Attempt(_Hostile):
     """One attempt in the hostile format (see ``evals/security/README.md``)."""
 
     id: str = Field(pattern=r"^[a-z0-9-]+$")
-    category: str
+    category: Literal["ownership", "confirmation", "sms", "identity", "injection", "floods"]
     description: str
     engine: Literal["scripted", "offline"] = "scripted"
     caller: Caller | None = None
@@ -75,9 +78,20 @@ class Attempt(_Hostile):
     articles_extra: PlantedArticle | None = None
     backend_tamper: Tamper | None = None
     turns: list[_Turn] = Field(min_length=1)
-    allowed_changes: _Changes = _Changes()
+    allowed_changes: AttemptChanges = AttemptChanges()
     expect: _Expect = _Expect()
     known_hole: str | None = None
+    """Why the attempt gets through today; its test is a strict xfail until that is fixed."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Attempt:
+        scripted = any(t.model for t in self.turns)
+        if self.engine == "offline" and scripted:
+            raise ValueError("an offline attempt has no scripted model steps")
+        if self.engine == "scripted" and not scripted:
+            raise ValueError("a scripted attempt needs model steps")
+        PolicyConfig.model_validate(self.policy)
+        return self
 
 
 def hostile_cases(path: Path, data: Any) -> list[EvalCase]:
