@@ -1,9 +1,12 @@
 """Lexical search: language-aware tokens and BM25 scores normalised to the range 0 to 1.
 
 Text is lower-cased and its accents folded (``préstamo`` and ``prestamo`` are one word, as
-callers type both), stopwords of the text's language are dropped, and a light stemmer strips
-plural endings (``loans`` → ``loan``, ``solicitudes`` → ``solicitud``). English and Spanish have
-their own stopwords and stemmer; any other language is folded only.
+callers type both), stopwords of the text's language are dropped, and words are reduced to their
+Snowball stems (``requirements`` and ``required`` → ``requir``, ``solicitudes`` →
+``solicitud``; PyStemmer's C stemmers). English and Spanish have their own stopwords and stemmer;
+any other language is folded only. On the IRS Direct File set the Snowball stemmer lifts BM25's
+hit@5 from 0.71 to 0.73 in English and from 0.82 to 0.83 in Spanish over a plural-only stemmer
+(``tools/bench_retrieval.py``).
 
 BM25 comes from the ``bm25s`` package. Its raw scores grow with the number of query words and
 with the corpus, so :class:`LexicalIndex` divides a passage's score by the most the query could
@@ -16,12 +19,14 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import bm25s  # type: ignore[import-untyped]
 import numpy as np
+import Stemmer  # type: ignore[import-not-found]
 from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_SPANISH  # type: ignore[import-untyped]
 
 from vagent.knowledge.embed import FloatArray
@@ -41,28 +46,19 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def _stem_en(word: str) -> str:
-    """Strip an English plural ending (Harman's S-stemmer, plus -xes and -ches to -x, -ch)."""
-    if len(word) > 4 and word.endswith("ies") and not word.endswith(("eies", "aies")):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith(("xes", "ches", "shes", "sses", "zes")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("es") and not word.endswith(("aes", "ees", "oes")):
-        return word[:-1]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("us", "ss")):
-        return word[:-1]
-    return word
+class _Snowball:
+    """A Snowball stemmer for one language, one per thread (PyStemmer's are not thread-safe)."""
 
+    def __init__(self, language: str) -> None:
+        self._language = language
+        self._local = threading.local()
 
-def _stem_es(word: str) -> str:
-    """Strip a Spanish plural ending: vowel + s, consonant + es, and -ces to -z."""
-    if len(word) > 4 and word.endswith("ces"):
-        return word[:-3] + "z"
-    if len(word) > 4 and word.endswith("es") and word[-3] in "lnrdjy":
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and word[-2] in "aeiou":
-        return word[:-1]
-    return word
+    def __call__(self, word: str) -> str:
+        stemmer = getattr(self._local, "stemmer", None)
+        if stemmer is None:
+            stemmer = self._local.stemmer = Stemmer.Stemmer(self._language)
+        stemmed: str = stemmer.stemWord(word)
+        return stemmed
 
 
 @dataclass(frozen=True)
@@ -74,8 +70,8 @@ class _Analyser:
 
 
 _ANALYSERS = {
-    "en": _Analyser(frozenset(fold(w) for w in STOPWORDS_EN_PLUS), _stem_en),
-    "es": _Analyser(frozenset(fold(w) for w in STOPWORDS_SPANISH), _stem_es),
+    "en": _Analyser(frozenset(fold(w) for w in STOPWORDS_EN_PLUS), _Snowball("english")),
+    "es": _Analyser(frozenset(fold(w) for w in STOPWORDS_SPANISH), _Snowball("spanish")),
 }
 _PLAIN = _Analyser(frozenset(), lambda word: word)
 _ONLY_EN = _ANALYSERS["en"].stopwords - _ANALYSERS["es"].stopwords
