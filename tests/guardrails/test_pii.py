@@ -77,6 +77,21 @@ def test_a_foreign_number_counts_as_a_phone_only_after_a_phone_word(
     assert without == []
 
 
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "They're not answering at 079 2718 1155",
+        "no message reached my registered 0961-7596216 yet",
+        "my landline is 024 971 50 30",
+        "please dial 374 780 163",
+    ],
+)
+def test_a_foreign_number_after_a_calling_word_is_a_phone(
+    detector: PiiDetector, sentence: str
+) -> None:
+    assert [kind for kind, _ in found(detector, sentence)] == ["PHONE"]
+
+
 def test_an_ip_address_is_not_a_phone_number(detector: PiiDetector) -> None:
     assert found(detector, "the site says 36.160.14.148 is blocked") == []
 

@@ -111,7 +111,9 @@ def _words(*words: str) -> re.Pattern[str]:
 
 _PHONE_WORDS = _words(
     "phone", "telephone", "call", "cell", "cellphone", "mobile", "text", "texts", "messages",
-    "reach", "fax", "tel", "desk", "contact number", "phone number",
+    "reach", "fax", "tel", "desk", "contact number", "phone number", "landline", "dial",
+    "dialled", "dialed", "ring", "answering", "voicemail", "whatsapp", "sms", "registered",
+    "ext", "extension",
 )  # fmt: skip
 _PHONE_AFTER = _words("office", "fax", "mobile", "cell", "home", "work", "desk")
 _CARD_WORDS = _words("card", "credit", "debit", "visa", "mastercard", "amex", "discover", "cc")
