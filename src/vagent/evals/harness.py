@@ -172,11 +172,16 @@ def agent_model(
     tools = {name: BUILTIN_TOOLS[name]() for name in config.tools.enabled}
     if callable(engine.model):
         return engine.model(), None
+    # An eval scores the endpoint: a failed call hands off (and fails the case) rather than
+    # being answered quietly by the offline engine.
     if engine.model == "deployment":
-        return resolve_model(config, None, tools), None
-    endpoint = ModelConfig(
-        model=engine.model, base_url=engine.base_url, api_key_env=engine.api_key_env
-    )
+        endpoint = config.model
+    else:
+        endpoint = ModelConfig(
+            model=engine.model, base_url=engine.base_url, api_key_env=engine.api_key_env
+        )
+    if endpoint is not None:
+        endpoint = endpoint.model_copy(update={"on_failure": "hand_off"})
     return resolve_model(config.model_copy(update={"model": endpoint}), None, tools), None
 
 

@@ -1,4 +1,5 @@
-"""Chat models: an OpenAI-compatible client, the offline engine, and adapters."""
+"""Chat models: an OpenAI-compatible client, the offline engine, the breaker and fallback
+around an endpoint, and adapters."""
 
 from __future__ import annotations
 
@@ -10,11 +11,20 @@ from pydantic import SecretStr
 
 from vagent.config import AgentConfig
 from vagent.errors import ConfigError
+from vagent.models.breaker import CircuitBreaker, shared_breaker
+from vagent.models.fallback import FallbackChatModel
 from vagent.models.offline import OfflineEngine
 from vagent.models.openai import OpenAIChatModel
 from vagent.tools.base import Tool
 
-__all__ = ["OfflineEngine", "OpenAIChatModel", "resolve_model"]
+__all__ = [
+    "CircuitBreaker",
+    "FallbackChatModel",
+    "OfflineEngine",
+    "OpenAIChatModel",
+    "endpoint_model",
+    "resolve_model",
+]
 
 
 def resolve_model(
@@ -22,8 +32,9 @@ def resolve_model(
 ) -> BaseChatModel:
     """The chat model an agent uses.
 
-    A model passed in wins; it must support ``bind_tools``. Otherwise the configured
-    OpenAI-compatible endpoint, or, with none configured, the offline engine.
+    A model passed in wins, as it is; it must support ``bind_tools``. Otherwise the configured
+    OpenAI-compatible endpoint behind its circuit breaker, with the offline engine to fall back
+    on (see :func:`endpoint_model`), or, with no endpoint configured, the offline engine.
 
     Raises:
         ConfigError: the model passed in cannot call tools.
@@ -31,15 +42,32 @@ def resolve_model(
     if model is not None:
         return _adapt(model)
     if config.model is not None:
-        key = os.environ.get(config.model.api_key_env)
-        return OpenAIChatModel(
-            model=config.model.model,
-            base_url=config.model.base_url,
-            api_key=SecretStr(key) if key else None,
-            timeout=config.model.timeout_s,
-            max_attempts=config.model.max_attempts,
-        )
+        return endpoint_model(config, tools)
     return offline_engine(config, tools)
+
+
+def endpoint_model(config: AgentConfig, tools: Mapping[str, Tool]) -> FallbackChatModel:
+    """The configured endpoint behind the process's breaker for it, with its fallback."""
+    settings = config.model
+    if settings is None:
+        raise ConfigError("endpoint_model needs a [model] section in the config")
+    key = os.environ.get(settings.api_key_env)
+    primary = OpenAIChatModel(
+        model=settings.model,
+        base_url=settings.base_url,
+        api_key=SecretStr(key) if key else None,
+        timeout=settings.timeout_s,
+        max_attempts=settings.max_attempts,
+        budget=settings.budget_s,
+    )
+    breaker = shared_breaker(
+        settings.base_url,
+        settings.model,
+        failures=settings.breaker_failures,
+        cooldown_s=settings.breaker_cooldown_s,
+    )
+    fallback = offline_engine(config, tools) if settings.on_failure == "offline" else None
+    return FallbackChatModel(primary=primary, fallback=fallback, breaker=breaker)
 
 
 def offline_engine(config: AgentConfig, tools: Mapping[str, Tool]) -> OfflineEngine:

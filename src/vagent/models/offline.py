@@ -35,7 +35,8 @@ from vagent.models._extract import fill_arguments
 CONTEXT_KEY = "vagent_context"
 """Key of the turn context in the system message's ``additional_kwargs``."""
 
-_FALLBACK = "vagent_fallback"
+_MISSED = "vagent_missed"
+"""Marks the engine's "not able to help" reply, so a second miss in a row hands off."""
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"(])")
 
 
@@ -225,7 +226,7 @@ def _fallback(
 ) -> AIMessage:
     """Say what the agent can do; on a second miss in a row, hand off if that tool is bound."""
     previous = next((m for m in reversed(messages[:-1]) if isinstance(m, AIMessage)), None)
-    missed_before = previous is not None and previous.additional_kwargs.get(_FALLBACK)
+    missed_before = previous is not None and previous.additional_kwargs.get(_MISSED)
     if missed_before and "hand_off" in tools:
         return _call("hand_off", {"reason": "no_progress"})
     scope = ctx.get("scope", "questions about our programs")
@@ -234,7 +235,7 @@ def _fallback(
             f"I'm sorry, I'm not able to help with that. I can help with {scope}. "
             "You can also ask to speak with a person."
         ),
-        additional_kwargs={_FALLBACK: True},
+        additional_kwargs={_MISSED: True},
     )
 
 

@@ -2,62 +2,69 @@
 
 OpenAI, Azure OpenAI, vLLM and Ollama all serve this API, so one client covers hosted and
 on-premises deployments. The SDK's own retries are switched off; tenacity retries rate limits,
-server errors, timeouts and dropped connections, honouring the server's ``Retry-After``.
+server errors, timeouts, dropped connections and undecodable bodies, honouring the server's
+``Retry-After``, all within one time budget per model call.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
-import math
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import openai
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import (
-    AIMessage,
-    BaseMessage,
-    ChatMessage,
-    HumanMessage,
-    InvalidToolCall,
-    SystemMessage,
-    ToolCall,
-    ToolMessage,
-    UsageMetadata,
-)
-from langchain_core.messages.tool import invalid_tool_call, tool_call
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from openai.types.chat import ChatCompletion, ChatCompletionMessage
+from openai.types.chat import ChatCompletion
 from pydantic import Field, PrivateAttr, SecretStr
 from tenacity import AsyncRetrying, RetryCallState, Retrying, stop_after_attempt
 from tenacity.retry import retry_if_exception
 from tenacity.wait import wait_exponential_jitter
 
 from vagent.errors import ModelError
+from vagent.models._convert import (
+    checked_completion,
+    to_ai_message,
+    to_openai_message,
+    to_openai_tool_choice,
+    usage,
+)
+from vagent.models._retry import (
+    BadResponse,
+    Budget,
+    OutOfTime,
+    failure,
+    is_retryable,
+    retry_after,
+    status,
+    status_label,
+)
 
 logger = logging.getLogger(__name__)
 
 _NO_KEY = "not-needed"
-_RETRYABLE_CLIENT_STATUSES = frozenset({408, 409, 429})
-_TOOL_CHOICE_KEYWORDS = frozenset({"auto", "none", "required"})
-_ONLY_FUNCTION_CALLS = "Only function tool calls are supported; bind function tools instead."
+_GAVE_UP = (openai.APIError, BadResponse, TimeoutError)
+"""What an attempt raises when the endpoint fails: the SDK's errors, a body that is not a
+completion, and the budget's own timeout."""
 
 
 class OpenAIChatModel(BaseChatModel):
     """Chat model for OpenAI-compatible chat-completions endpoints.
 
     Failed calls are retried with exponential backoff and jitter, or after the delay the server
-    asks for in ``Retry-After``; once retries run out, or on a request the endpoint rejects,
+    asks for in ``Retry-After``, for at most ``max_attempts`` attempts and ``budget`` seconds.
+    A ``Retry-After`` longer than ``max_wait`` or than what is left of the budget ends the call
+    at once. When the call gives up, or the endpoint rejects the request, or its reply is empty,
     :class:`~vagent.errors.ModelError` is raised.
 
     Example:
@@ -75,13 +82,16 @@ class OpenAIChatModel(BaseChatModel):
     """API key; falls back to ``OPENAI_API_KEY``, then to a placeholder for keyless servers."""
 
     timeout: float = Field(default=30.0, gt=0)
-    """Seconds allowed for one HTTP call, not for all attempts together."""
+    """Seconds allowed for one attempt; never more than what is left of ``budget``."""
+
+    budget: float = Field(default=20.0, gt=0)
+    """Seconds one model call may take in all: every attempt and every wait between them."""
 
     max_attempts: int = Field(default=4, ge=1)
     """Attempts per model call, the first one included."""
 
     max_wait: float = Field(default=20.0, ge=0)
-    """Cap in seconds on any single wait between attempts, ``Retry-After`` included."""
+    """Longest single wait between attempts; a longer ``Retry-After`` ends the call instead."""
 
     temperature: float | None = 0.0
     """Sampling temperature; ``None`` leaves it to the server."""
@@ -95,10 +105,12 @@ class OpenAIChatModel(BaseChatModel):
     default_headers: dict[str, str] | None = None
     """Headers sent with every request, e.g. a gateway's routing header."""
 
-    # Waits between attempts go through these so tests can record them instead of sleeping.
-    # Factories, because pydantic would bind a function default to the instance like a method.
+    # Waits and the budget's clock go through these so tests can record waits and move time
+    # instead of sleeping. Factories, because pydantic would bind a function default to the
+    # instance like a method.
     _sleep: Callable[[float], Awaitable[None]] = PrivateAttr(default_factory=lambda: asyncio.sleep)
     _sync_sleep: Callable[[float], None] = PrivateAttr(default_factory=lambda: time.sleep)
+    _clock: Callable[[], float] = PrivateAttr(default_factory=lambda: time.monotonic)
     _async_client: openai.AsyncOpenAI | None = PrivateAttr(default=None)
     _sync_client: openai.OpenAI | None = PrivateAttr(default=None)
 
@@ -136,7 +148,7 @@ class OpenAIChatModel(BaseChatModel):
             A runnable that calls the model with the tools.
         """
         schemas = [convert_to_openai_tool(tool) for tool in tools]
-        return self.bind(tools=schemas, tool_choice=_to_openai_tool_choice(tool_choice), **kwargs)
+        return self.bind(tools=schemas, tool_choice=to_openai_tool_choice(tool_choice), **kwargs)
 
     async def _agenerate(
         self,
@@ -145,17 +157,15 @@ class OpenAIChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        """Call the endpoint asynchronously, retrying transient failures."""
+        """Call the endpoint asynchronously, retrying transient failures within the budget."""
         request = self._request(messages, stop, kwargs)
-        client = self._get_async_client()
+        budget = Budget(self.budget, self._clock)
         try:
-            # The SDK's create() is not detectably a coroutine function, so tenacity
-            # would call it as sync; the attempt loop awaits it explicitly instead.
-            async for attempt in AsyncRetrying(sleep=self._sleep, **self._retry_policy()):
+            async for attempt in AsyncRetrying(sleep=self._sleep, **self._retry_policy(budget)):
                 with attempt:
-                    response = await client.chat.completions.create(**request)
-        except openai.APIError as error:
-            raise self._model_error(error) from error
+                    response = await self._attempt(request, budget)
+        except _GAVE_UP as error:
+            raise self._model_error(error, budget) from error
         return self._to_result(response)
 
     def _generate(
@@ -165,16 +175,55 @@ class OpenAIChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        """Call the endpoint synchronously, retrying transient failures."""
+        """Call the endpoint synchronously, retrying transient failures within the budget.
+
+        Each attempt is bounded by the HTTP client's timeouts only; the async path also cuts
+        off an endpoint that trickles its answer past the budget.
+        """
         request = self._request(messages, stop, kwargs)
-        client = self._get_sync_client()
+        budget = Budget(self.budget, self._clock)
         try:
-            for attempt in Retrying(sleep=self._sync_sleep, **self._retry_policy()):
+            for attempt in Retrying(sleep=self._sync_sleep, **self._retry_policy(budget)):
                 with attempt:
-                    response = client.chat.completions.create(**request)
-        except openai.APIError as error:
-            raise self._model_error(error) from error
+                    response = self._sync_attempt(request, budget)
+        except _GAVE_UP as error:
+            raise self._model_error(error, budget) from error
         return self._to_result(response)
+
+    async def _attempt(self, request: dict[str, Any], budget: Budget) -> ChatCompletion:
+        """One call to the endpoint, cut off when the budget runs out."""
+        client = self._get_async_client()
+        budget.attempts += 1
+        remaining = budget.remaining()
+        # The SDK's create() is not detectably a coroutine function, so tenacity would call it
+        # as sync; the attempt is awaited here instead.
+        async with asyncio.timeout(remaining):
+            with _undecodable_as_bad_response():
+                response = await client.chat.completions.create(
+                    **request, timeout=min(self.timeout, remaining)
+                )
+        return checked_completion(response)
+
+    def _sync_attempt(self, request: dict[str, Any], budget: Budget) -> ChatCompletion:
+        """One call to the endpoint, within what is left of the budget."""
+        client = self._get_sync_client()
+        budget.attempts += 1
+        timeout = min(self.timeout, budget.remaining())
+        with _undecodable_as_bad_response():
+            response = client.chat.completions.create(**request, timeout=timeout)
+        return checked_completion(response)
+
+    async def aclose(self) -> None:
+        """Close the connections this model opened; it opens new ones if called again.
+
+        An ``http_client`` passed in is left open for its owner to close.
+        """
+        client, self._async_client = self._async_client, None
+        if client is not None and self.http_client is None:
+            await client.close()
+        sync_client, self._sync_client = self._sync_client, None
+        if sync_client is not None:
+            sync_client.close()
 
     def _get_async_client(self) -> openai.AsyncOpenAI:
         """Build the async SDK client on first use."""
@@ -201,21 +250,21 @@ class OpenAIChatModel(BaseChatModel):
             "default_headers": self.default_headers,
         }
 
-    def _retry_policy(self) -> dict[str, Any]:
+    def _retry_policy(self, budget: Budget) -> dict[str, Any]:
         """Tenacity settings shared by the sync and async paths."""
         return {
-            "stop": stop_after_attempt(self.max_attempts),
+            "stop": stop_after_attempt(self.max_attempts) | OutOfTime(budget, self.max_wait),
             "wait": self._wait,
-            "retry": retry_if_exception(_is_retryable),
+            "retry": retry_if_exception(is_retryable),
             "before_sleep": self._log_retry,
             "reraise": True,
         }
 
     def _wait(self, state: RetryCallState) -> float:
         """Seconds to wait: the server's Retry-After if given, else jittered backoff."""
-        requested = _retry_after(_failure(state))
+        requested = retry_after(failure(state))
         if requested is not None:
-            return min(requested, self.max_wait)
+            return requested
         backoff = wait_exponential_jitter(multiplier=0.5, max=self.max_wait, jitter=0.5)
         return backoff(state)
 
@@ -226,27 +275,30 @@ class OpenAIChatModel(BaseChatModel):
             "model call retry: model=%s attempt=%d status=%s wait=%.1fs",
             self.model,
             state.attempt_number,
-            _status_label(_failure(state)),
+            status_label(failure(state)),
             wait,
         )
 
-    def _model_error(self, error: openai.APIError) -> ModelError:
-        """Translate an SDK error into a ModelError that carries no conversation text."""
-        status = _status(error)
+    def _model_error(self, error: BaseException, budget: Budget) -> ModelError:
+        """Translate a failed call into a ModelError that carries no conversation text."""
+        code = status(error)
         where = f"model {self.model!r} at base_url={self.base_url!r}"
-        if _is_retryable(error):
+        # The SDK's own message may quote the endpoint's error body, so only ours is shown.
+        detail = f": {error}" if isinstance(error, BadResponse) else ""
+        what = f"{type(error).__name__}, status={code!r}{detail}"
+        if is_retryable(error) or isinstance(error, TimeoutError):
             message = (
-                f"Chat {where} still failed after {self.max_attempts} attempts "
-                f"({type(error).__name__}, status={status!r}); check that the endpoint is up "
-                "and reachable, or raise max_attempts or timeout."
+                f"Chat {where} still failed after {budget.attempts} attempts in "
+                f"{budget.elapsed():.1f}s ({what}); check that the endpoint is up and "
+                "reachable, or raise budget, max_attempts or timeout."
             )
-            return ModelError(message, model=self.model, status=status)
+            return ModelError(message, model=self.model, status=code)
+        reason = f", code={error.code!r}" if isinstance(error, openai.APIError) else ""
         message = (
-            f"Chat {where} rejected the request ({type(error).__name__}, status={status!r}, "
-            f"code={error.code!r}) and it was not retried; check the model name, api_key and "
-            "the bound tools."
+            f"Chat {where} rejected the request ({what}{reason}) and it was not retried; "
+            "check the model name, api_key and the bound tools."
         )
-        return ModelError(message, model=self.model, status=status)
+        return ModelError(message, model=self.model, status=code)
 
     def _request(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
@@ -260,186 +312,40 @@ class OpenAIChatModel(BaseChatModel):
         }
         request = {key: value for key, value in options.items() if value is not None}
         request["model"] = self.model
-        request["messages"] = [_to_openai_message(message) for message in messages]
+        request["messages"] = [to_openai_message(message) for message in messages]
         return request
 
     def _to_result(self, response: ChatCompletion) -> ChatResult:
-        """Turn the SDK's completion into a LangChain ChatResult."""
-        if not response.choices:
+        """Turn the SDK's completion into a LangChain ChatResult.
+
+        Raises:
+            ModelError: the reply has neither text nor tool calls, so the turn has nothing to
+                say; asking again at temperature 0 would bring the same nothing.
+        """
+        choice = response.choices[0]
+        message = to_ai_message(choice.message)
+        if not message.text.strip() and not message.tool_calls:
             raise ModelError(
-                f"Chat model {self.model!r} returned a completion with no choices "
-                f"(id={response.id!r}); check the endpoint's logs for that request.",
+                f"Chat model {self.model!r} returned an empty reply (id={response.id!r}, "
+                f"finish_reason={choice.finish_reason!r}); check the endpoint's logs for that "
+                "request, and max_tokens.",
                 model=self.model,
             )
-        choice = response.choices[0]
-        message = _to_ai_message(choice.message)
         message.response_metadata = {
             "model_name": response.model,
             "finish_reason": choice.finish_reason,
         }
-        message.usage_metadata = _usage(response)
+        message.usage_metadata = usage(response)
         generation = ChatGeneration(
             message=message, generation_info={"finish_reason": choice.finish_reason}
         )
         return ChatResult(generations=[generation], llm_output={"model_name": response.model})
 
 
-def _is_retryable(error: BaseException) -> bool:
-    """Whether another attempt could succeed: timeouts, lost connections, 408/409/429, 5xx."""
-    if isinstance(error, openai.APIConnectionError):
-        return True
-    if not isinstance(error, openai.APIStatusError):
-        return False
-    return error.status_code in _RETRYABLE_CLIENT_STATUSES or error.status_code >= 500
-
-
-def _failure(state: RetryCallState) -> BaseException | None:
-    """The exception the last attempt raised, if any."""
-    return state.outcome.exception() if state.outcome else None
-
-
-def _status(error: BaseException | None) -> int | None:
-    """HTTP status of a failed call, or None when the endpoint never answered."""
-    return error.status_code if isinstance(error, openai.APIStatusError) else None
-
-
-def _status_label(error: BaseException | None) -> str:
-    """HTTP status for the retry log, or the error type when there is none."""
-    status = _status(error)
-    return str(status) if status is not None else type(error).__name__
-
-
-def _retry_after(error: BaseException | None) -> float | None:
-    """Seconds the server asked to wait via ``retry-after-ms`` or ``Retry-After``, if any."""
-    if not isinstance(error, openai.APIStatusError):
-        return None
-    headers = error.response.headers
-    milliseconds = _finite_float(headers.get("retry-after-ms"))
-    if milliseconds is not None:
-        return max(milliseconds / 1000, 0.0)
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    seconds = _finite_float(value)
-    return max(seconds, 0.0) if seconds is not None else _seconds_until(value)
-
-
-def _finite_float(value: str | None) -> float | None:
-    """Parse a header as a finite number, or None."""
-    if value is None:
-        return None
+@contextmanager
+def _undecodable_as_bad_response() -> Iterator[None]:
+    """Report a 200 whose body is not JSON, such as a cut-off body, as a bad response."""
     try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _seconds_until(http_date: str) -> float | None:
-    """Seconds from now until an HTTP date, never negative; None if it does not parse."""
-    try:
-        moment = email.utils.parsedate_to_datetime(http_date)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
-
-
-def _to_openai_tool_choice(tool_choice: str | dict[str, Any] | None) -> str | dict[str, Any] | None:
-    """Map LangChain's tool_choice conventions onto the chat-completions values."""
-    if tool_choice is None or isinstance(tool_choice, dict):
-        return tool_choice
-    if tool_choice == "any":
-        return "required"
-    if tool_choice in _TOOL_CHOICE_KEYWORDS:
-        return tool_choice
-    return {"type": "function", "function": {"name": tool_choice}}
-
-
-def _to_openai_message(message: BaseMessage) -> dict[str, Any]:
-    """Convert one LangChain message to a chat-completions message."""
-    if isinstance(message, SystemMessage):
-        return {"role": "system", "content": _text(message)}
-    if isinstance(message, HumanMessage):
-        return {"role": "user", "content": _text(message)}
-    if isinstance(message, AIMessage):
-        return _to_openai_assistant_message(message)
-    if isinstance(message, ToolMessage):
-        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": _text(message)}
-    if isinstance(message, ChatMessage):
-        return {"role": message.role, "content": _text(message)}
-    raise TypeError(
-        f"Cannot send a message of type {type(message).__name__!r} to a chat-completions "
-        "endpoint; use SystemMessage, HumanMessage, AIMessage, ToolMessage or ChatMessage."
-    )
-
-
-def _text(message: BaseMessage) -> str:
-    """The message's text as a plain str, whether its content is a str or blocks."""
-    return str(message.text)
-
-
-def _to_openai_assistant_message(message: AIMessage) -> dict[str, Any]:
-    """Convert an AIMessage, keeping its tool calls so tool replies can refer to them."""
-    calls = [
-        _to_openai_tool_call(call["id"], call["name"], json.dumps(call["args"]))
-        for call in message.tool_calls
-    ]
-    calls += [
-        _to_openai_tool_call(call["id"], call["name"], call["args"])
-        for call in message.invalid_tool_calls
-    ]
-    if not calls:
-        return {"role": "assistant", "content": _text(message)}
-    return {"role": "assistant", "content": _text(message) or None, "tool_calls": calls}
-
-
-def _to_openai_tool_call(
-    call_id: str | None, name: str | None, arguments: str | None
-) -> dict[str, Any]:
-    """One assistant tool call in chat-completions form."""
-    return {
-        "id": call_id,
-        "type": "function",
-        "function": {"name": name, "arguments": arguments or ""},
-    }
-
-
-def _to_ai_message(message: ChatCompletionMessage) -> AIMessage:
-    """Convert the SDK's reply message, sorting tool calls into valid and invalid."""
-    valid: list[ToolCall] = []
-    invalid: list[InvalidToolCall] = []
-    for call in message.tool_calls or []:
-        if call.type != "function":
-            invalid.append(invalid_tool_call(id=call.id, error=_ONLY_FUNCTION_CALLS))
-            continue
-        name, arguments = call.function.name, call.function.arguments
-        args, error = _parse_arguments(arguments)
-        if error is not None:
-            invalid.append(invalid_tool_call(name=name, args=arguments, id=call.id, error=error))
-            continue
-        valid.append(tool_call(name=name, args=args, id=call.id))
-    return AIMessage(content=message.content or "", tool_calls=valid, invalid_tool_calls=invalid)
-
-
-def _parse_arguments(arguments: str) -> tuple[dict[str, Any], str | None]:
-    """Parse tool-call arguments into a dict, or say why they cannot be used."""
-    try:
-        args = json.loads(arguments) if arguments else {}
+        yield
     except json.JSONDecodeError as error:
-        return {}, f"Arguments are not valid JSON: {error.msg} at position {error.pos}."
-    if not isinstance(args, dict):
-        return {}, f"Arguments must be a JSON object, got {type(args).__name__!r}."
-    return args, None
-
-
-def _usage(response: ChatCompletion) -> UsageMetadata | None:
-    """Token counts in LangChain's shape, when the endpoint reports them."""
-    if response.usage is None:
-        return None
-    return UsageMetadata(
-        input_tokens=response.usage.prompt_tokens,
-        output_tokens=response.usage.completion_tokens,
-        total_tokens=response.usage.total_tokens,
-    )
+        raise BadResponse(f"the body is not valid JSON ({error.msg})") from error
