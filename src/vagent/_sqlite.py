@@ -5,9 +5,15 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
+
+import aiosqlite
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.serde.base import SerializerProtocol
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 T = TypeVar("T")
 
@@ -48,3 +54,43 @@ class SQLiteFile:
     def close(self) -> None:
         """Close the connection."""
         self.conn.close()
+
+
+async def open_checkpointer(
+    path: Path, serde: SerializerProtocol
+) -> tuple[BaseCheckpointSaver[str], Callable[[], Awaitable[None]]]:
+    """A checkpointer on an SQLite file, opened in the running event loop, and what closes it.
+
+    Workers starting together on a fresh state directory race to create the tables; the loser
+    of that race gets "database is locked" at once (a busy timeout does not cover it), so the
+    set-up is tried again after a short wait.
+    """
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception(_locked),
+        stop=stop_after_attempt(6),
+        wait=wait_random_exponential(multiplier=0.05, max=1.0),
+        reraise=True,
+    ):
+        with attempt:
+            return await _open_checkpointer(path, serde)
+    raise AssertionError("unreachable: the last attempt re-raises")
+
+
+async def _open_checkpointer(
+    path: Path, serde: SerializerProtocol
+) -> tuple[BaseCheckpointSaver[str], Callable[[], Awaitable[None]]]:
+    """One attempt of :func:`open_checkpointer`."""
+    conn = await aiosqlite.connect(str(path), timeout=30)
+    try:
+        await conn.execute("PRAGMA journal_mode=WAL")
+        saver = AsyncSqliteSaver(conn, serde=serde)
+        await saver.setup()
+    except BaseException:
+        await conn.close()
+        raise
+    return saver, conn.close
+
+
+def _locked(error: BaseException) -> bool:
+    """Whether ``error`` is SQLite's "database is locked"."""
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)

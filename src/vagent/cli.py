@@ -15,7 +15,7 @@ from vagent.assist import Copilot, LiveCall, format_suggestions, play
 from vagent.config import AgentConfig, load_config
 from vagent.errors import VagentError
 from vagent.evals.cli import add_eval_command
-from vagent.knowledge.store import KnowledgeBase
+from vagent.knowledge.store import KnowledgeBase, server_client
 from vagent.state import Caller, ConversationRecord, Reply
 
 DEFAULT_CONFIG = Path("examples/fha_resource_center/agent.toml")
@@ -162,11 +162,13 @@ def _chat(args: argparse.Namespace) -> int:
 
 def _ingest(args: argparse.Namespace) -> int:
     """Ingest a folder of articles into the knowledge store."""
-    store, collection = args.store, args.collection
+    store, collection, client = args.store, args.collection, None
     if args.config is not None:
         config: AgentConfig = load_config(args.config)
         store, collection = config.state_path / "chroma", config.knowledge.collection
-    report = KnowledgeBase(store, collection).ingest(args.directory)
+        if config.knowledge.chroma_url:
+            store, client = None, server_client(config.knowledge.chroma_url)
+    report = KnowledgeBase(store, collection, client=client).ingest(args.directory)
     print(
         f"ingested {args.directory}: {report.articles_added} added, "
         f"{report.articles_updated} updated, {report.articles_unchanged} unchanged, "

@@ -5,30 +5,35 @@ is replaced by a placeholder that is stable within the conversation (``<PHONE_1>
 values stay in the vault, a store kept outside the checkpoint and dropped when the conversation
 ends (or after a configured retention). Tools get the real values back; the caller hears the
 masked form that is the convention for each kind (a phone number ending in 1212).
+
+The vault is an SQLite file in the state directory, or a table in Postgres when the deployment
+sets ``database_url``, so every worker unmasks what another worker masked.
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from vagent._postgres import PostgresFile, is_postgres
 from vagent._sqlite import SQLiteFile
 from vagent.state import utcnow
 
 PLACEHOLDER = re.compile(r"<([A-Z][A-Z_]*?)_(\d+)>")
 
+# The table is "vault" in its own SQLite file; in a shared Postgres database it carries the
+# prefix of vagent's other tables.
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS vault (
+CREATE TABLE IF NOT EXISTS {table} (
     conversation_id TEXT NOT NULL, placeholder TEXT NOT NULL, kind TEXT NOT NULL,
     value TEXT NOT NULL, created_at TEXT NOT NULL,
     PRIMARY KEY (conversation_id, placeholder)
 );
-CREATE INDEX IF NOT EXISTS vault_value ON vault (conversation_id, value);
+CREATE INDEX IF NOT EXISTS {table}_value ON {table} (conversation_id, value);
 """
 
 # Kinds the caller may hear in full: their own case numbers are said back by convention.
@@ -68,9 +73,21 @@ class Secret:
 class Vault:
     """Placeholders and the real values behind them, per conversation."""
 
-    def __init__(self, path: Path | str, detector: Detector) -> None:
-        """Open (and create) the vault's store next to the conversation state."""
-        self._db = SQLiteFile(path, _SCHEMA)
+    def __init__(self, location: Path | str, detector: Detector) -> None:
+        """Open (and create) the vault's store: an SQLite path, or a ``postgresql://`` URL.
+
+        Raises:
+            ConfigError: the URL is not a Postgres one, or its database cannot be reached.
+        """
+        if is_postgres(location):
+            self._table, param = "vagent_vault", "%s"
+            self._db: SQLiteFile | PostgresFile = PostgresFile(
+                str(location), _SCHEMA.format(table=self._table)
+            )
+        else:
+            self._table, param = "vault", "?"
+            self._db = SQLiteFile(location, _SCHEMA.format(table=self._table))
+        self._param = param
         self.detector = detector
 
     async def mask(self, conversation_id: str, text: str) -> str:
@@ -95,26 +112,21 @@ class Vault:
 
     async def secrets(self, conversation_id: str) -> dict[str, Secret]:
         """The conversation's secrets by placeholder."""
-        rows = await self._db.run(
-            lambda c: c.execute(
-                "SELECT placeholder, kind, value FROM vault WHERE conversation_id = ?",
-                (conversation_id,),
-            ).fetchall()
-        )
+        sql = self._q("SELECT placeholder, kind, value FROM {table} WHERE conversation_id = ?")
+        rows = await self._db.run(lambda c: c.execute(sql, (conversation_id,)).fetchall())
         return {r["placeholder"]: Secret(r["placeholder"], r["kind"], r["value"]) for r in rows}
 
     async def drop(self, conversation_id: str) -> None:
         """Forget the conversation's secrets."""
-        await self._db.write(
-            lambda c: c.execute("DELETE FROM vault WHERE conversation_id = ?", (conversation_id,))
-        )
+        sql = self._q("DELETE FROM {table} WHERE conversation_id = ?")
+        await self._db.write(lambda c: c.execute(sql, (conversation_id,)))
 
     async def purge(self, older_than: timedelta) -> int:
         """Forget every secret older than ``older_than``; returns how many."""
         cutoff = (utcnow() - older_than).isoformat()
-        return await self._db.write(
-            lambda c: c.execute("DELETE FROM vault WHERE created_at < ?", (cutoff,)).rowcount
-        )
+        sql = self._q("DELETE FROM {table} WHERE created_at < ?")
+        count: int = await self._db.write(lambda c: c.execute(sql, (cutoff,)).rowcount)
+        return count
 
     def close(self) -> None:
         """Close the store."""
@@ -123,22 +135,41 @@ class Vault:
     async def _placeholder(
         self, conversation_id: str, kind: str, value: str, secrets: dict[str, Secret]
     ) -> Secret:
-        """The value's placeholder, made (and remembered) on first sight."""
-        for secret in secrets.values():
-            if secret.kind == kind and _same(secret.value, value):
+        """The value's placeholder, made (and remembered) on first sight.
+
+        ``secrets`` is the caller's view of the vault; it is brought up to date when another
+        worker took the next placeholder of this kind since it was read.
+        """
+        while True:
+            known = _find(secrets, kind, value)
+            if known is not None:
+                return known
+            number = 1 + sum(1 for s in secrets.values() if s.kind == kind)
+            secret = Secret(f"<{kind}_{number}>", kind, value)
+            if await self._insert(conversation_id, secret):
+                secrets[secret.placeholder] = secret
                 return secret
-        number = 1 + sum(1 for s in secrets.values() if s.kind == kind)
-        secret = Secret(f"<{kind}_{number}>", kind, value)
+            # Each lost race adds a row, so the next view is longer and the loop ends.
+            secrets.update(await self.secrets(conversation_id))
 
-        def insert(c: sqlite3.Connection) -> None:
-            c.execute(
-                "INSERT OR IGNORE INTO vault VALUES (?, ?, ?, ?, ?)",
-                (conversation_id, secret.placeholder, kind, value, utcnow().isoformat()),
-            )
+    async def _insert(self, conversation_id: str, secret: Secret) -> bool:
+        """Store a new secret; False if its placeholder was taken first."""
+        row = (conversation_id, secret.placeholder, secret.kind, secret.value, utcnow().isoformat())
+        sql = self._q("INSERT INTO {table} VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+        inserted: int = await self._db.write(lambda c: c.execute(sql, row).rowcount)
+        return inserted == 1
 
-        await self._db.write(insert)
-        secrets[secret.placeholder] = secret
-        return secret
+    def _q(self, sql: str) -> str:
+        """``sql`` on this store's table, with its parameter placeholder."""
+        return sql.format(table=self._table).replace("?", self._param)
+
+
+def _find(secrets: Mapping[str, Secret], kind: str, value: str) -> Secret | None:
+    """The secret already holding ``value`` as ``kind``, if any."""
+    for secret in secrets.values():
+        if secret.kind == kind and _same(secret.value, value):
+            return secret
+    return None
 
 
 def unmask(text: str, secrets: Mapping[str, Secret]) -> str:

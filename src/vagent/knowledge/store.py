@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import chromadb
 import numpy as np
@@ -470,6 +471,30 @@ def _check_collection_name(name: str) -> None:
         f"knowledge collection name {name!r} is invalid; use 3 to 512 letters, digits, '.', "
         "'_' or '-', starting and ending with a letter or digit, such as 'fha-articles'"
     )
+
+
+def server_client(url: str) -> ClientAPI:
+    """A client of the Chroma server at ``url`` (``http://host:port``), shared by workers.
+
+    Raises:
+        ConfigError: the URL is malformed or no Chroma server answers at it.
+    """
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 8000)
+        return chromadb.HttpClient(
+            host=parts.hostname or "",
+            port=port,
+            ssl=parts.scheme == "https",
+            settings=Settings(anonymized_telemetry=False),
+        )
+    except Exception as exc:
+        # The client checks the server on creation and raises ValueError or an HTTP error
+        # alike; either way this deployment cannot reach its knowledge.
+        raise ConfigError(
+            f"no Chroma server answers at knowledge.chroma_url {url!r} ({exc}); start it "
+            "(chroma run --path DIR --port PORT) or fix the URL"
+        ) from None
 
 
 def _open_client(path: Path | None) -> ClientAPI:
