@@ -55,3 +55,9 @@ def test_direction_compares_the_last_window_with_the_one_before() -> None:
 def test_a_window_without_turns_is_refused() -> None:
     with pytest.raises(ValueError, match="window"):
         sentiment.trend([0.1], window=0)
+
+
+def test_a_flood_of_emoji_is_scored_on_its_first_words_only() -> None:
+    flood = "😡 " * 4000
+
+    assert sentiment.score(flood) == sentiment.score("😡 " * sentiment.MAX_WORDS)

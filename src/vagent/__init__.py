@@ -16,6 +16,7 @@ from vagent.errors import (
     ConversationError,
     KnowledgeError,
     ModelError,
+    TurnArgumentError,
     VagentError,
 )
 from vagent.state import (
@@ -43,6 +44,7 @@ __all__ = [
     "ModelError",
     "PendingAction",
     "Reply",
+    "TurnArgumentError",
     "VagentError",
     "load_config",
 ]

@@ -46,5 +46,12 @@ class ConversationError(VagentError):
         self.conversation_id = conversation_id
 
 
+class TurnArgumentError(ConversationError, TypeError):
+    """A turn was called with an argument of the wrong type, such as bytes for the text.
+
+    A mistake in the channel's code, not the caller's; it is also a ``TypeError``.
+    """
+
+
 class BackendError(VagentError):
     """A case system or messenger failed; the action did not happen."""

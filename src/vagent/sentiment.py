@@ -40,6 +40,10 @@ def _analyzer() -> SentimentIntensityAnalyzer:
         return SentimentIntensityAnalyzer()
 
 
+#: Words of a turn that are scored.
+MAX_WORDS = 200
+
+
 def score(text: str) -> float:
     """The compound sentiment of one turn, from -1 (most negative) to 1 (most positive).
 
@@ -47,11 +51,14 @@ def score(text: str) -> float:
         text: what was said in the turn.
 
     Returns:
-        VADER's compound score; 0.0 for empty text.
+        VADER's compound score of the first :data:`MAX_WORDS` words; 0.0 for empty text.
     """
-    if not text.strip():
+    words = text.split()
+    if not words:
         return 0.0
-    return float(_analyzer().polarity_scores(text)["compound"])
+    # VADER's negation check is quadratic in words (and an emoji becomes several words), so a
+    # flood of text would stall the turn; a turn's mood shows in its first words anyway.
+    return float(_analyzer().polarity_scores(" ".join(words[:MAX_WORDS]))["compound"])
 
 
 def trend(scores: Sequence[float], window: int = 3) -> float:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import TYPE_CHECKING, Any, Literal
 
+from vagent._arguments import check_id
 from vagent.assist._actions import Actions
 from vagent.assist._session import Session, first_turn, identify, live_record_id, record_of
 from vagent.assist._suggest import Reader
@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Speaker = Literal["caller", "live_agent"]
-
-_CONVERSATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
 
 
 class Copilot:
@@ -173,7 +171,7 @@ class Copilot:
         """The call's session, started on first sight; a later packet or caller fills gaps."""
         session = self._sessions.get(conversation_id)
         if session is None:
-            _check_id(conversation_id)
+            check_id(conversation_id)
             session = Session(conversation_id, turn=first_turn(packet))
             # Registered before any await, so concurrent first utterances share one session.
             self._sessions[conversation_id] = session
@@ -248,12 +246,3 @@ class Copilot:
         args, missing = self._reader.fill(tool, session)
         prepared = await self._actions.prepare(session, tool, args, missing)
         return None if self._actions.done(session, prepared) is not None else prepared
-
-
-def _check_id(conversation_id: object) -> None:
-    """Refuse a conversation id the agent itself would refuse."""
-    if not isinstance(conversation_id, str) or not _CONVERSATION_ID.fullmatch(conversation_id):
-        raise ConversationError(
-            "conversation id is not valid: use 1 to 128 letters, digits or ._:@-",
-            conversation_id=str(conversation_id)[:40],
-        )

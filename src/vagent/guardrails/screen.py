@@ -16,6 +16,10 @@ from vagent.state import Confirmation
 
 SmallTalk = Literal["greeting", "thanks", "goodbye"]
 
+MAX_TURN_CHARS = 4000
+"""Longest caller turn kept, in characters after cleaning; the rest is cut off. A minute of
+speech is about 1000 characters, and a longer chat message is rarely one question."""
+
 _PERSON = re.compile(
     r"\b(?:(?:talk|speak|chat)\s+(?:to|with)\s+(?:a|an|the|some|your)?\s*"
     r"(?:real\s+|live\s+|actual\s+)?(?:person|human|agent|representative|rep|someone|somebody|"
@@ -67,11 +71,18 @@ class Screening:
     """The turn is only a greeting, thanks or goodbye."""
 
 
-def clean(text: str, *, limit: int = 4000) -> str:
-    """Normalise caller text: NFC, no control characters, single spaces, bounded length."""
+def clean(text: str, *, limit: int = MAX_TURN_CHARS) -> str:
+    """Normalise caller text: NFC, no control characters, single spaces, bounded length.
+
+    Control characters, lone surrogates (what undecodable bytes become) and unassigned code
+    points become spaces; invisible format characters (zero-width spaces and joiners, direction
+    marks) are dropped, so a word split by one still reads as the word. Text longer than
+    ``limit`` is cut at the last space before it, or at ``limit`` if there is none. Cleaning
+    cleaned text changes nothing.
+    """
     text = unicodedata.normalize("NFC", text)
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
-    return " ".join(text.split())[:limit]
+    text = "".join(_visible(ch) for ch in text)
+    return _cut(" ".join(text.split()), limit)
 
 
 def screen_text(text: str) -> Screening:
@@ -110,6 +121,27 @@ def classify_confirmation(text: str) -> Confirmation:
     if yes == no:
         return "none"
     return "yes" if yes else "no"
+
+
+def _visible(ch: str) -> str:
+    """The character, a space for a control character, nothing for an invisible one."""
+    category = unicodedata.category(ch)
+    if category[0] != "C":
+        return ch
+    return "" if category == "Cf" else " "
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, at a space where there is one, so no word is split.
+
+    Half a number could slip past PII masking, whose patterns match whole numbers.
+    """
+    if len(text) <= limit:
+        return text
+    head = text[: limit + 1]
+    if " " not in head:
+        return text[:limit]
+    return head.rsplit(" ", 1)[0]
 
 
 def _asks_more(text: str) -> bool:
