@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from tests.conftest import FHA, ScriptedAgent
 
 from vagent import Agent, AgentConfig, Caller, ConversationError
@@ -265,3 +265,27 @@ async def test_verification_facts_are_never_stored_in_the_audit_log_or_actions(
 
     assert next(e.args for e in log if e.tool == "verify_caller")["zip_code"] == "***"
     assert all("60601" not in a.model_dump_json() for a in record.actions)
+
+
+async def test_a_tool_call_whose_arguments_did_not_parse_is_refused_and_answered(
+    scripted_agent: ScriptedAgent,
+) -> None:
+    unreadable = AIMessage(
+        content="",
+        invalid_tool_calls=[
+            {"name": "lookup_case", "args": '{"case_id": "123', "id": "c1", "error": "bad json"}
+        ],
+    )
+    agent, model = scripted_agent(unreadable, "Which case number, please?")
+
+    reply = await agent.run("unreadable", "What's the status of my case?")
+
+    assert reply.text == "Which case number, please?"
+    [refused] = reply.actions
+    assert (refused.tool, refused.status, refused.reason) == (
+        "lookup_case",
+        "refused",
+        "invalid_arguments",
+    )
+    answered = [m for m in model.received[-1] if isinstance(m, ToolMessage)]
+    assert [m.tool_call_id for m in answered] == ["c1"]

@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolCall,
+    ToolMessage,
+)
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import interrupt
 
@@ -34,6 +41,7 @@ from vagent.state import (
     ConversationState,
     Identity,
     TranscriptEntry,
+    TurnLog,
 )
 from vagent.summary import conversation_record, handoff_packet
 from vagent.tools.base import Tool, ToolContext, profile_facts
@@ -101,6 +109,7 @@ class Nodes:
         shown = display(masked, await self.deps.vault.secrets(conversation_id))
         turn = state.get("turn", 0) + 1
         injection = detect_injection(screening.text)
+        mood = sentiment.score(screening.text)
         if injection is not None:
             logger.warning(
                 "caller text looks like prompt injection: conversation=%s", conversation_id
@@ -113,8 +122,10 @@ class Nodes:
             "passages": [],
             "tool_calls_turn": 0,
             "reply": "",
-            "handoff_reason": self._screened_handoff(state, screening.text, screening.wants_person),
-            "sentiment": [sentiment.score(screening.text)],
+            "handoff_reason": self._screened_handoff(
+                state, screening.text, screening.wants_person, mood
+            ),
+            "sentiment": [mood],
             "small_talk": screening.small_talk,
             "declined": None,
             "injection": injection is not None,
@@ -124,7 +135,7 @@ class Nodes:
         return update
 
     def _screened_handoff(
-        self, state: ConversationState, text: str, wants_person: bool
+        self, state: ConversationState, text: str, wants_person: bool, mood: float
     ) -> str | None:
         """The handoff a caller turn demands: crisis, a person, a tier-3 topic, falling mood."""
         rules = self.deps.config.handoff
@@ -135,7 +146,7 @@ class Nodes:
         lowered = text.lower()
         if any(topic.lower() in lowered for topic in rules.tier3_topics):
             return "tier3_topic"
-        scores = [*state.get("sentiment", []), sentiment.score(text)]
+        scores = [*state.get("sentiment", []), mood]
         recent_enough = len(scores) >= rules.sentiment_window
         if recent_enough and sentiment.falling_below(
             scores, rules.sentiment_threshold, rules.sentiment_window
@@ -309,7 +320,7 @@ class Nodes:
         secrets = await self.deps.vault.secrets(conversation_id)
         ctx = self._tool_context(state, conversation_id, secrets)
         out: dict[str, Any] = {"messages": [], "actions": [], "intents": []}
-        for call in last.tool_calls:
+        for call in requested_calls(last):
             args = unmask_args(call["args"], secrets)
             decision = await self.deps.gate.decide(call["name"], args, ctx)
             ctx.tool_calls_turn += 1
@@ -453,7 +464,24 @@ class Nodes:
         if pending is not None and pending.turn < turn:
             update["pending"] = None
         update.update(self._progress(state, bool(cited)))
+        await self._log_turn(state, update, config)
         return update
+
+    async def _log_turn(
+        self, state: ConversationState, update: dict[str, Any], config: RunnableConfig
+    ) -> None:
+        """Write this turn to the turn log; a later node of the same turn writes it again."""
+        turn = state.get("turn", 1)
+        said = [*state.get("transcript", []), *update.get("transcript", [])]
+        cited = [*state.get("citations", []), *update.get("citations", [])]
+        scores = state.get("sentiment", [])
+        entry = TurnLog(
+            turn=turn,
+            transcript=[t for t in said if t.turn == turn],
+            citations=[c for c in cited if c.turn == turn],
+            sentiment=scores[-1] if scores else None,
+        )
+        await self.deps.store.log_turn(thread_id(config), entry)
 
     def _progress(self, state: ConversationState, answered: bool) -> dict[str, Any]:
         """Count turns without progress and refusals; too many of either hand off."""
@@ -537,6 +565,12 @@ class Nodes:
 
     async def hand_off(self, state: ConversationState, config: RunnableConfig) -> dict[str, Any]:
         """Build the handoff packet from state and queue it for a live agent."""
+        update = await self._hand_off(state, config)
+        await self._log_turn(state, update, config)
+        return update
+
+    async def _hand_off(self, state: ConversationState, config: RunnableConfig) -> dict[str, Any]:
+        """The handoff's state update: the packet queued, or where the caller already is."""
         turn = state.get("turn", 1)
         if state.get("live_agent"):
             return _say(WITH_LIVE_AGENT_REPLY, turn)
@@ -555,7 +589,9 @@ class Nodes:
         reply = f"{CRISIS_LINE} {HANDOFF_REPLY}" if reason == "crisis" else HANDOFF_REPLY
         return {**_say(reply, turn), "handoff": packet, "handoff_turn": turn}
 
-    async def await_live_agent(self, state: ConversationState) -> dict[str, Any]:
+    async def await_live_agent(
+        self, state: ConversationState, config: RunnableConfig
+    ) -> dict[str, Any]:
         """Pause the conversation until a live agent takes it (``Agent.resume``)."""
         packet = state.get("handoff")
         taken = interrupt(packet.model_dump(mode="json") if packet else {})
@@ -565,11 +601,14 @@ class Nodes:
             for text in taken.get("messages", [])
         ]
         logger.info("live agent took the conversation: turn=%d", turn)
-        return {"live_agent": taken.get("live_agent"), "transcript": said}
+        update = {"live_agent": taken.get("live_agent"), "transcript": said}
+        await self._log_turn(state, update, config)
+        return update
 
     async def wrap_up(self, state: ConversationState, config: RunnableConfig) -> dict[str, Any]:
         """Write the conversation's record."""
-        record = conversation_record(state, thread_id(config))
+        history = await self.deps.store.turn_log(thread_id(config))
+        record = conversation_record(state, thread_id(config), history)
         await self.deps.store.save_record(record)
         if self.deps.config.guardrails.vault_retention_hours == 0:
             await self.deps.vault.drop(record.conversation_id)
@@ -577,6 +616,24 @@ class Nodes:
             "conversation ended: conversation=%s outcome=%s", record.conversation_id, record.outcome
         )
         return {"record": record, "ending": False}
+
+
+def requested_calls(message: AIMessage) -> list[ToolCall]:
+    """The tool calls a model message asks for, unreadable ones included.
+
+    A call whose arguments did not parse is passed on with its raw text, so the policy gate
+    refuses it (``invalid_arguments``) and its call id still gets an answer, which
+    OpenAI-compatible endpoints require.
+    """
+    unreadable = [
+        ToolCall(
+            name=call.get("name") or "",
+            args={"unparsable_arguments": call.get("args") or ""},
+            id=call.get("id"),
+        )
+        for call in message.invalid_tool_calls
+    ]
+    return [*message.tool_calls, *unreadable]
 
 
 def _this_turn(messages: list[AnyMessage]) -> list[AnyMessage]:

@@ -18,7 +18,7 @@ from typing import Literal
 from langchain_core.messages import AIMessage
 from langgraph.graph import END, START, StateGraph
 
-from vagent._nodes import Nodes
+from vagent._nodes import Nodes, requested_calls
 from vagent.state import ConversationState
 
 
@@ -63,7 +63,7 @@ def after_respond(state: ConversationState) -> Literal["act", "check", "hand_off
     if state.get("handoff_reason"):
         return "hand_off"
     last = state["messages"][-1]
-    if isinstance(last, AIMessage) and last.tool_calls:
+    if isinstance(last, AIMessage) and requested_calls(last):
         return "act"
     return "check"
 

@@ -1,4 +1,4 @@
-"""Where conversations leave their traces: the audit log, records, and the handoff queue.
+"""Where conversations leave their traces: the audit log, turn log, records, handoff queue.
 
 The embedded default is one SQLite file in the state directory; a ``database_url`` in the config
 puts them in Postgres, shared by every worker. Arguments are stored as the
@@ -16,9 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from vagent._postgres import PostgresFile
+from vagent._postgres import PostgresFile, is_postgres
 from vagent._sqlite import SQLiteFile
-from vagent.state import ConversationRecord, HandoffPacket, utcnow
+from vagent.state import ConversationRecord, HandoffPacket, TurnLog, utcnow
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class _Dialect:
     param: str
     upsert_record: str
     upsert_handoff: str
+    upsert_turn: str
 
 
 _TABLES = """
@@ -42,6 +43,10 @@ CREATE TABLE IF NOT EXISTS vagent_records (conversation_id TEXT PRIMARY KEY, rec
 CREATE TABLE IF NOT EXISTS vagent_handoffs (
     conversation_id TEXT PRIMARY KEY, priority TEXT NOT NULL, packet TEXT NOT NULL,
     queued_at TEXT NOT NULL, taken_by TEXT
+);
+CREATE TABLE IF NOT EXISTS vagent_turns (
+    conversation_id TEXT NOT NULL, turn INTEGER NOT NULL, entry TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, turn)
 )
 """
 
@@ -50,6 +55,7 @@ SQLITE = _Dialect(
     param="?",
     upsert_record="INSERT OR REPLACE INTO vagent_records VALUES (?, ?)",
     upsert_handoff="INSERT OR REPLACE INTO vagent_handoffs VALUES (?, ?, ?, ?, NULL)",
+    upsert_turn="INSERT OR REPLACE INTO vagent_turns VALUES (?, ?, ?)",
 )
 POSTGRES = _Dialect(
     schema=_TABLES.format(serial="BIGSERIAL PRIMARY KEY"),
@@ -62,6 +68,10 @@ POSTGRES = _Dialect(
         "INSERT INTO vagent_handoffs VALUES (%s, %s, %s, %s, NULL) ON CONFLICT (conversation_id) "
         "DO UPDATE SET priority = EXCLUDED.priority, packet = EXCLUDED.packet, "
         "queued_at = EXCLUDED.queued_at, taken_by = NULL"
+    ),
+    upsert_turn=(
+        "INSERT INTO vagent_turns VALUES (%s, %s, %s) ON CONFLICT (conversation_id, turn) "
+        "DO UPDATE SET entry = EXCLUDED.entry"
     ),
 )
 
@@ -89,8 +99,12 @@ class RecordStore:
     """Audit log, conversation records and handoff queue, on SQLite or Postgres."""
 
     def __init__(self, location: Path | str) -> None:
-        """Open (and create) the store: an SQLite path, or a ``postgresql://`` URL."""
-        if str(location).startswith(("postgresql://", "postgres://")):
+        """Open (and create) the store: an SQLite path, or a ``postgresql://`` URL.
+
+        Raises:
+            ConfigError: the URL is not a Postgres one, or its database cannot be reached.
+        """
+        if is_postgres(location):
             self._db: SQLiteFile | PostgresFile = PostgresFile(str(location), POSTGRES.schema)
             self._sql = POSTGRES
         else:
@@ -138,6 +152,17 @@ class RecordStore:
         sql = self._q("SELECT record FROM vagent_records WHERE conversation_id = ?")
         row = await self._db.run(lambda c: c.execute(sql, (conversation_id,)).fetchone())
         return ConversationRecord.model_validate_json(row["record"]) if row else None
+
+    async def log_turn(self, conversation_id: str, entry: TurnLog) -> None:
+        """Store (or replace) one turn of a conversation's full record."""
+        row = (conversation_id, entry.turn, entry.model_dump_json())
+        await self._db.write(lambda c: c.execute(self._sql.upsert_turn, row))
+
+    async def turn_log(self, conversation_id: str) -> list[TurnLog]:
+        """Every logged turn of a conversation, in order."""
+        sql = self._q("SELECT entry FROM vagent_turns WHERE conversation_id = ? ORDER BY turn")
+        rows = await self._db.run(lambda c: c.execute(sql, (conversation_id,)).fetchall())
+        return [TurnLog.model_validate_json(r["entry"]) for r in rows]
 
     async def enqueue_handoff(self, packet: HandoffPacket) -> None:
         """Put a handoff in the queue; a repeat for the same conversation replaces it."""

@@ -241,10 +241,65 @@ class Reply(_Data):
         return [a for a in self.actions if a.status == "executed"]
 
 
+class TurnLog(_Data):
+    """One turn as the full record keeps it, written once when the turn ends.
+
+    The checkpoint keeps only the last :data:`WINDOW_TURNS` turns of transcript, citations and
+    model messages, so that its size stays flat however long the conversation runs; the turn log
+    is where the whole conversation is kept, and the record is assembled from it.
+    """
+
+    turn: int
+    """The turn, from 1."""
+    transcript: list[TranscriptEntry] = []
+    """What was said this turn, PII masked."""
+    citations: list[Citation] = []
+    """Passages this turn's reply relied on."""
+    sentiment: float | None = None
+    """The caller's sentiment this turn."""
+
+
+#: Caller turns of messages, transcript lines and citations a checkpoint keeps.
+WINDOW_TURNS = 8
+#: Per-turn values (sentiment scores) a checkpoint keeps; the sentiment window fits in it.
+WINDOW_VALUES = 24
+
+
+def recent_turns(left: list[Any], right: list[Any]) -> list[Any]:
+    """Append, then keep the items of the last :data:`WINDOW_TURNS` turns (by ``.turn``)."""
+    merged = [*left, *right]
+    if not merged:
+        return merged
+    newest = max(item.turn for item in merged)
+    return [item for item in merged if item.turn > newest - WINDOW_TURNS]
+
+
+def recent_values(left: list[Any], right: list[Any]) -> list[Any]:
+    """Append, then keep the last :data:`WINDOW_VALUES` values."""
+    return [*left, *right][-WINDOW_VALUES:]
+
+
+def distinct(left: list[str], right: list[str]) -> list[str]:
+    """Append the values not already there, in first-seen order."""
+    return list(dict.fromkeys([*left, *right]))
+
+
+def recent_messages(left: list[AnyMessage], right: list[AnyMessage]) -> list[AnyMessage]:
+    """``add_messages``, then keep the messages of the last :data:`WINDOW_TURNS` caller turns.
+
+    The window starts at a caller message, so no tool result is kept without its call.
+    """
+    merged: list[AnyMessage] = add_messages(left, right)  # type: ignore[arg-type,assignment]
+    starts = [i for i, m in enumerate(merged) if m.type == "human"]
+    if len(starts) <= WINDOW_TURNS:
+        return merged
+    return merged[starts[-WINDOW_TURNS] :]
+
+
 class ConversationState(TypedDict, total=False):
     """The graph's state. One graph invocation is one turn (or the wrap-up)."""
 
-    messages: Annotated[list[AnyMessage], add_messages]
+    messages: Annotated[list[AnyMessage], recent_messages]
     incoming: str
     ending: bool
     caller: Caller
@@ -258,19 +313,19 @@ class ConversationState(TypedDict, total=False):
     pending: PendingAction | None
     actions: Annotated[list[ActionRecord], operator.add]
     passages: list[Passage]
-    citations: Annotated[list[Citation], operator.add]
-    intents: Annotated[list[str], operator.add]
+    citations: Annotated[list[Citation], recent_turns]
+    intents: Annotated[list[str], distinct]
     tool_calls_turn: int
     tool_calls_total: int
     misses: int
     handoff: HandoffPacket | None
     handoff_reason: str | None
     handoff_turn: int
-    sentiment: Annotated[list[float], operator.add]
+    sentiment: Annotated[list[float], recent_values]
     stalled: int
     live_agent: str | None
     reply: str
-    transcript: Annotated[list[TranscriptEntry], operator.add]
+    transcript: Annotated[list[TranscriptEntry], recent_turns]
     record: ConversationRecord | None
 
 
@@ -284,5 +339,6 @@ STATE_TYPES: tuple[type[BaseModel], ...] = (
     HandoffPacket,
     ConversationRecord,
     Passage,
+    TurnLog,
 )
 """Types the checkpoint serializer may load back (anything else is refused)."""

@@ -6,6 +6,8 @@ a reviewer can rely on it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from vagent import sentiment
 from vagent.state import (
     ActionRecord,
@@ -14,6 +16,7 @@ from vagent.state import (
     HandoffPacket,
     Identity,
     Outcome,
+    TurnLog,
 )
 
 _URGENT_REASONS = {"crisis"}
@@ -63,25 +66,52 @@ def handoff_packet(state: ConversationState, conversation_id: str, reason: str) 
     )
 
 
-def conversation_record(state: ConversationState, conversation_id: str) -> ConversationRecord:
-    """The record a conversation leaves when it ends."""
-    identity = state.get("identity", Identity())
-    outcome = _outcome(state)
+def conversation_record(
+    state: ConversationState, conversation_id: str, history: Sequence[TurnLog] = ()
+) -> ConversationRecord:
+    """The record a conversation leaves when it ends.
+
+    Args:
+        state: the conversation's state, which keeps only its last turns.
+        conversation_id: the conversation.
+        history: the turn log, which keeps every turn; state fills in turns it lacks.
+    """
+    whole = _whole(state, history)
+    identity = whole.get("identity", Identity())
+    outcome = _outcome(whole)
     return ConversationRecord(
         conversation_id=conversation_id,
         outcome=outcome,
-        summary=summarize(state, outcome=outcome),
+        summary=summarize(whole, outcome=outcome),
         identity_status=identity.status,
         identity_method=identity.method,
-        intents=_unique(state.get("intents", [])),
-        actions=list(state.get("actions", [])),
-        citations=list(state.get("citations", [])),
-        handoff=state.get("handoff"),
-        turns=state.get("turn", 0),
-        sentiment=list(state.get("sentiment", [])),
-        live_agent=state.get("live_agent"),
-        transcript=list(state.get("transcript", [])),
+        intents=_unique(whole.get("intents", [])),
+        actions=list(whole.get("actions", [])),
+        citations=list(whole.get("citations", [])),
+        handoff=whole.get("handoff"),
+        turns=whole.get("turn", 0),
+        sentiment=list(whole.get("sentiment", [])),
+        live_agent=whole.get("live_agent"),
+        transcript=list(whole.get("transcript", [])),
     )
+
+
+def _whole(state: ConversationState, history: Sequence[TurnLog]) -> ConversationState:
+    """The state with the whole conversation's transcript, citations and sentiment."""
+    if not history:
+        return state
+    logged = {entry.turn for entry in history}
+    whole = ConversationState(**state)
+    whole["transcript"] = [
+        *(t for entry in history for t in entry.transcript),
+        *(t for t in state.get("transcript", []) if t.turn not in logged),
+    ]
+    whole["citations"] = [
+        *(c for entry in history for c in entry.citations),
+        *(c for c in state.get("citations", []) if c.turn not in logged),
+    ]
+    whole["sentiment"] = [e.sentiment for e in history if e.sentiment is not None]
+    return whole
 
 
 def cases_in_focus(actions: list[ActionRecord]) -> list[str]:
