@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-import aiosqlite
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
+from vagent import _postgres, _sqlite
+from vagent._arguments import check_caller, check_id, check_text, live_agent_taking
+from vagent._locks import ConversationLocks, FileLocks
 from vagent._nodes import WAITING_REPLY, Deps, Nodes
 from vagent.backends.base import CaseSystem, Messenger
 from vagent.backends.sqlite import SQLiteBackend
@@ -25,10 +26,9 @@ from vagent.config import AgentConfig, load_config
 from vagent.errors import ConversationError
 from vagent.graph import build_graph
 from vagent.guardrails.pii import PiiDetector
-from vagent.guardrails.screen import clean
 from vagent.guardrails.vault import Vault
-from vagent.knowledge.store import KnowledgeBase
-from vagent.models import resolve_model
+from vagent.knowledge.store import KnowledgeBase, server_client
+from vagent.models import FallbackChatModel, resolve_model
 from vagent.records import AuditEntry, RecordStore
 from vagent.state import (
     STATE_TYPES,
@@ -45,7 +45,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_CONVERSATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
 _WAIT = "await_live_agent"
 _NOT_HEARD = "Sorry, I didn't catch that. Could you say it again?"
 
@@ -55,7 +54,7 @@ class Agent:
 
     Build it with :meth:`from_config`. Each :meth:`run` is one caller turn of one conversation;
     the conversation's state lives in the checkpointer, so any process sharing the state
-    directory can take the next turn.
+    directory (or the ``database_url``) can take the next turn.
     """
 
     def __init__(self, config: AgentConfig, deps: Deps) -> None:
@@ -64,8 +63,14 @@ class Agent:
         self._deps = deps
         self._builder = build_graph(Nodes(deps))
         self._graphs: dict[asyncio.AbstractEventLoop, CompiledStateGraph[Any]] = {}
-        self._connections: dict[asyncio.AbstractEventLoop, aiosqlite.Connection] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._connections: dict[asyncio.AbstractEventLoop, Callable[[], Awaitable[None]]] = {}
+        # Workers sharing a database may run on several machines: lock in the database then.
+        self._locks: ConversationLocks = (
+            _postgres.PostgresLocks(config.database_url)
+            if config.database_url
+            else FileLocks(config.state_path / "locks")
+        )
+        self._opening: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -100,8 +105,9 @@ class Agent:
         )
         k = config.knowledge
         knowledge = KnowledgeBase(
-            state_dir / "chroma",
+            None if k.chroma_url else state_dir / "chroma",
             k.collection,
+            client=server_client(k.chroma_url) if k.chroma_url else None,
             vector_weight=k.vector_weight,
             language_weights=k.language_weights,
             language=k.language,
@@ -117,7 +123,7 @@ class Agent:
             messenger=messenger or backend,
             store=RecordStore(config.database_url or state_dir / "records.sqlite"),
             vault=Vault(
-                state_dir / "vault.sqlite",
+                config.database_url or state_dir / "vault.sqlite",
                 PiiDetector(identifiers={"CASE_ID": config.case_id_pattern}),
             ),
         )
@@ -125,6 +131,12 @@ class Agent:
 
     async def run(self, conversation_id: str, text: str, *, caller: Caller | None = None) -> Reply:
         """Take one caller turn and return the agent's reply.
+
+        Turns of one conversation run one at a time, in this process and in any other sharing
+        the state directory. The text is cleaned first (:func:`vagent.guardrails.screen.clean`):
+        control characters and undecodable bytes go, and text past ``MAX_TURN_CHARS`` (4000)
+        characters is cut off. Text with nothing left gets a request to say it again and takes
+        no turn.
 
         Args:
             conversation_id: the conversation (letters, digits and ``._:@-``, up to 128).
@@ -134,8 +146,12 @@ class Agent:
 
         Raises:
             ConversationError: the conversation id is malformed, or the conversation has ended.
+            TurnArgumentError: ``text`` is not a str (decode bytes first), or ``caller`` is not
+                a :class:`Caller`.
         """
-        _check_id(conversation_id)
+        check_id(conversation_id)
+        said = check_text(conversation_id, text)
+        check_caller(conversation_id, caller)
         graph = await self._graph()
         config: RunnableConfig = {"configurable": {"thread_id": conversation_id}}
         async with self._lock(conversation_id):
@@ -144,7 +160,7 @@ class Agent:
                 return Reply(
                     conversation_id=conversation_id, turn=current.get("turn", 0), text=WAITING_REPLY
                 )
-            if resumed and _caller_text(current) == clean(text):
+            if resumed and _caller_text(current) == said:
                 # The channel retried the turn a crash interrupted: that turn is its answer.
                 return _reply(conversation_id, cast(ConversationState, current))
             if current.get("record") is not None:
@@ -152,11 +168,12 @@ class Agent:
                     f"conversation {conversation_id!r} has ended; start a new conversation id",
                     conversation_id=conversation_id,
                 )
-            if not clean(text):
+            if not said:
                 return Reply(
                     conversation_id=conversation_id, turn=current.get("turn", 0), text=_NOT_HEARD
                 )
-            update: dict[str, Any] = {"incoming": text}
+            # The cleaned text, so the checkpoint never holds more than a turn's bounded share.
+            update: dict[str, Any] = {"incoming": said}
             if caller is not None and not current:
                 update["caller"] = caller
             # Each step's checkpoint is on disk before the next step starts, so a side effect
@@ -171,7 +188,7 @@ class Agent:
         Raises:
             ConversationError: there is no such conversation.
         """
-        _check_id(conversation_id)
+        check_id(conversation_id)
         graph = await self._graph()
         config: RunnableConfig = {"configurable": {"thread_id": conversation_id}}
         async with self._lock(conversation_id):
@@ -204,8 +221,11 @@ class Agent:
 
         Raises:
             ConversationError: the conversation is not waiting for a live agent.
+            TurnArgumentError: ``live_agent`` is not a non-empty str, or ``messages`` is not a
+                sequence of str.
         """
-        _check_id(conversation_id)
+        check_id(conversation_id)
+        taken = live_agent_taking(conversation_id, live_agent, messages)
         graph = await self._graph()
         config: RunnableConfig = {"configurable": {"thread_id": conversation_id}}
         async with self._lock(conversation_id):
@@ -214,7 +234,6 @@ class Agent:
                     f"conversation {conversation_id!r} is not waiting for a live agent",
                     conversation_id=conversation_id,
                 )
-            taken = {"live_agent": live_agent, "messages": list(messages)}
             state = await graph.ainvoke(Command(resume=taken), config, durability="sync")
         packet: HandoffPacket = state["handoff"]
         return packet
@@ -252,12 +271,18 @@ class Agent:
         return self._sync(self.end(conversation_id))
 
     async def aclose(self) -> None:
-        """Close the checkpointer connections opened in this event loop."""
+        """Close the connections (checkpointer, locks, model endpoint) opened in this loop."""
         loop = asyncio.get_running_loop()
         self._graphs.pop(loop, None)
-        conn = self._connections.pop(loop, None)
-        if conn is not None:
-            await conn.close()
+        self._opening.pop(loop, None)
+        close = self._connections.pop(loop, None)
+        if close is not None:
+            await close()
+        if isinstance(self._locks, _postgres.PostgresLocks):
+            await self._locks.aclose()
+        if isinstance(self._deps.model, FallbackChatModel):
+            # Only the endpoint model vagent built; a model passed in belongs to its owner.
+            await self._deps.model.aclose()
 
     def close(self) -> None:
         """Close everything the agent opened; it cannot be used afterwards."""
@@ -268,26 +293,42 @@ class Agent:
             self._thread.join()
             self._loop.close()
             self._loop = None
+        if self._connections:
+            logger.warning(
+                "checkpointer connections left open in %d event loops; await aclose() in each",
+                len(self._connections),
+            )
         self._deps.store.close()
         self._deps.vault.close()
 
     async def _graph(self) -> CompiledStateGraph[Any]:
-        """The graph compiled with an SQLite checkpointer opened in the running loop."""
+        """The graph compiled with a checkpointer opened in the running loop.
+
+        Postgres when ``database_url`` is set, so every worker reads the same conversations;
+        otherwise an SQLite file in the state directory.
+        """
         loop = asyncio.get_running_loop()
-        if loop not in self._graphs:
-            path = self.config.state_path / "checkpoints.sqlite"
-            conn = await aiosqlite.connect(str(path), timeout=30)
-            await conn.execute("PRAGMA journal_mode=WAL")
-            self._connections[loop] = conn
+        if loop in self._graphs:
+            return self._graphs[loop]
+        # The first turns of a loop arrive together; one opens the checkpointer, the rest wait
+        # (two simultaneous set-ups of a fresh SQLite file fail with "database is locked").
+        async with self._opening.setdefault(loop, asyncio.Lock()):
+            if loop in self._graphs:
+                return self._graphs[loop]
             serde = JsonPlusSerializer(allowed_msgpack_modules=STATE_TYPES)
-            saver = AsyncSqliteSaver(conn, serde=serde)
-            await saver.setup()
+            url = self.config.database_url
+            if url:
+                saver, close = await _postgres.open_checkpointer(url, serde)
+            else:
+                path = self.config.state_path / "checkpoints.sqlite"
+                saver, close = await _sqlite.open_checkpointer(path, serde)
+            self._connections[loop] = close
             self._graphs[loop] = self._builder.compile(checkpointer=saver)
         return self._graphs[loop]
 
-    def _lock(self, conversation_id: str) -> asyncio.Lock:
+    def _lock(self, conversation_id: str) -> AbstractAsyncContextManager[None]:
         """The lock that keeps two turns of one conversation from interleaving."""
-        return self._locks.setdefault(conversation_id, asyncio.Lock())
+        return self._locks.hold(conversation_id)
 
     def _sync(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the agent's private event loop and wait for it."""
@@ -331,16 +372,6 @@ def _caller_text(state: dict[str, Any]) -> str:
     """What the caller said in the conversation's latest turn."""
     said = [t.text for t in state.get("transcript", []) if t.speaker == "caller"]
     return said[-1] if said else ""
-
-
-def _check_id(conversation_id: object) -> None:
-    """Refuse a conversation id that is not a short, plain string."""
-    if not isinstance(conversation_id, str) or not _CONVERSATION_ID.fullmatch(conversation_id):
-        shown = conversation_id[:40] if isinstance(conversation_id, str) else conversation_id
-        raise ConversationError(
-            f"conversation id {shown!r} is not valid: use 1 to 128 letters, digits or ._:@-",
-            conversation_id=str(shown),
-        )
 
 
 def _reply(conversation_id: str, state: ConversationState) -> Reply:

@@ -6,12 +6,15 @@ can be moved or checked out anywhere.
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
 from vagent.errors import ConfigError
 
@@ -32,9 +35,22 @@ class ModelConfig(_Section):
     api_key_env: str = "OPENAI_API_KEY"
     """The environment variable holding the key; never put the key itself in the file."""
     timeout_s: float = Field(default=30.0, gt=0)
-    """Seconds one call may take before it is retried."""
+    """Seconds one attempt may take before it is retried; never more than is left of
+    ``budget_s``."""
     max_attempts: int = Field(default=4, ge=1, le=10)
-    """Calls per model request, counting the first, before the turn hands off."""
+    """Attempts per model call, counting the first, before the call fails."""
+    budget_s: float = Field(default=20.0, gt=0)
+    """Seconds one model call may take in all, retries and waits included; a ``Retry-After``
+    longer than what is left fails the call at once instead of keeping the caller waiting."""
+    on_failure: Literal["offline", "hand_off"] = "offline"
+    """What answers a turn whose model call failed: ``offline`` the offline engine, whose reply
+    says the agent is in a limited mode and how to reach a person; ``hand_off`` hands the
+    conversation to a live agent (reason ``model_unavailable``)."""
+    breaker_failures: int = Field(default=3, ge=1, le=100)
+    """Failed model calls in a row, across all conversations, after which the endpoint is left
+    alone and every turn gets the ``on_failure`` treatment at once."""
+    breaker_cooldown_s: float = Field(default=30.0, gt=0)
+    """Seconds the endpoint is left alone; then one trial call tests whether it is back."""
 
 
 class KnowledgeConfig(_Section):
@@ -45,6 +61,10 @@ class KnowledgeConfig(_Section):
     or JSONL records (see ``fields``)."""
     collection: str = Field(default="articles", min_length=3, max_length=63)
     """Chroma collection name."""
+    chroma_url: str | None = None
+    """A Chroma server every worker shares, such as ``"http://chroma.internal:8000"``; None keeps
+    the passages in an embedded store under ``state_dir``. Each worker ingests ``articles`` on
+    start either way; only changed articles are embedded again."""
     passages: int = Field(default=3, ge=1, le=20)
     """Passages retrieved per turn."""
     min_score: float = Field(default=0.35, ge=0.0, le=1.0)
@@ -85,6 +105,16 @@ class KnowledgeConfig(_Section):
         unknown = sorted(set(value) - known)
         if unknown:
             raise ValueError(f"cannot filter on {unknown!r}; filter on any of {sorted(known)!r}")
+        return value
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = urlsplit(value)
+        if url.scheme not in ("http", "https") or not url.hostname or url.path not in ("", "/"):
+            raise ValueError(f"{value!r} is not a Chroma server URL such as 'http://host:8000'")
         return value
 
     @field_validator("fields")
@@ -144,8 +174,8 @@ class HandoffConfig(_Section):
     """Policy refusals in one conversation before handing off."""
     sentiment_threshold: float = Field(default=-0.5, ge=-1.0, le=1.0)
     """Mean sentiment of the recent caller turns below which the conversation hands off."""
-    sentiment_window: int = Field(default=3, ge=1)
-    """Caller turns the sentiment mean is taken over."""
+    sentiment_window: int = Field(default=3, ge=1, le=24)
+    """Caller turns the sentiment mean is taken over (the checkpoint keeps the last 24)."""
     webhook_url: str | None = None
     """A contact-center platform's URL to POST each handoff packet to, besides the queue."""
 
@@ -177,8 +207,10 @@ class AgentConfig(_Section):
     state_dir: Path = Path(".vagent")
     """Folder for conversation state, audit log, records and the embedded stores."""
     database_url: str | None = None
-    """A ``postgresql://`` URL for the audit log, records and handoff queue, shared by workers;
-    None keeps them in SQLite under ``state_dir``."""
+    """A ``postgresql://`` URL for everything workers must share: conversation checkpoints, the
+    PII vault, the audit log, records and handoff queue (``pip install 'vagent[postgres]'``).
+    Add ``?options=-csearch_path%3DNAME`` to keep them in schema NAME, created if missing. None
+    keeps them in SQLite files under ``state_dir``."""
     case_id_pattern: str = r"[A-Z0-9-]{4,20}"
     """Regular expression a case number must match in full."""
     model: ModelConfig | None = None
@@ -196,7 +228,9 @@ class AgentConfig(_Section):
     @classmethod
     def _postgres_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("postgresql://", "postgres://")):
-            raise ValueError(f"{value!r} is not a postgresql:// URL")
+            # Only the scheme is shown: the rest of a URL may hold a password.
+            scheme = value.split("://", 1)[0] if "://" in value else "(none)"
+            raise ValueError(f"a URL of scheme {scheme!r} is not a postgresql:// URL")
         return value
 
     @field_validator("case_id_pattern")
@@ -226,22 +260,37 @@ def load_config(source: str | Path | AgentConfig | dict[str, object]) -> AgentCo
             shape as the TOML file (relative paths then resolve against the current folder).
 
     Raises:
-        ConfigError: the file is missing, is not TOML, or does not match the schema.
+        ConfigError: the file is missing, unreadable or not TOML, or does not match the schema;
+            the message names each wrong key by its path (``knowledge.passages``), what it
+            should be, and what was found.
     """
     if isinstance(source, AgentConfig):
         return source
     if isinstance(source, dict):
         return _validate(source, origin="<dict>", base_dir=Path.cwd())
+    if not isinstance(source, str | Path):
+        raise ConfigError(
+            f"cannot load a config from {type(source).__name__}; "
+            "pass the agent.toml path, an AgentConfig or a dict"
+        )
     path = Path(source)
+    return _validate(_read_toml(path), origin=str(path), base_dir=path.resolve().parent)
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    """The parsed TOML file."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(
             f"config file not found: {str(path)!r}; pass the agent.toml path"
         ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
-    return _validate(data, origin=str(path), base_dir=path.resolve().parent)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read config file {str(path)!r}: {exc.strerror}; pass a readable agent.toml"
+        ) from None
 
 
 def _validate(data: dict[str, object], *, origin: str, base_dir: Path) -> AgentConfig:
@@ -249,7 +298,96 @@ def _validate(data: dict[str, object], *, origin: str, base_dir: Path) -> AgentC
     try:
         return AgentConfig.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"config {origin!r} is invalid: {problems}") from None
+        problems = "".join(f"\n  {_problem(err)}" for err in exc.errors())
+        raise ConfigError(
+            f"config {origin!r} is invalid; fix these keys and build the agent again:{problems}"
+        ) from None
+
+
+# What each pydantic type error expects, in the words of the TOML file.
+_EXPECTED = {
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "string": "a string",
+    "list": "an array",
+    "dict": "a table",
+    "model": "a table",
+    "path": "a path (a string)",
+}
+_TOML_TYPES: dict[type, str] = {
+    bool: "boolean",
+    int: "integer",
+    float: "float",
+    str: "string",
+    list: "array",
+    dict: "table",
+}
+
+
+def _problem(err: ErrorDetails) -> str:
+    """One line of a config error: the key's path, what is wrong, and what was found."""
+    where = _key_path(err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"{where}: unknown key{_suggestion(err['loc'])}"
+    if kind == "missing":
+        return f"{where}: required key is missing"
+    expected = _EXPECTED.get(kind.removesuffix("_type").removesuffix("_parsing"))
+    if expected is not None and kind.endswith(("_type", "_parsing")):
+        return f"{where}: expected {expected}, got {_found(err['input'])}"
+    if kind in ("value_error", "assertion_error"):
+        # Our own validators already name the offending value and the fix.
+        return f"{where}: {err['msg'].removeprefix('Value error, ')}"
+    return f"{where}: {err['msg']}, got {_found(err['input'])}"
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    """A key's path as written about a TOML file: ``policy.verified_by[0]``."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int) and path:
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "(the top level)"
+
+
+def _suggestion(loc: tuple[int | str, ...]) -> str:
+    """The known key closest to an unknown one, or the known keys of its table."""
+    known = _known_keys(loc[:-1])
+    if not known:
+        return ""
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f"; the known keys here are {', '.join(known)}"
+
+
+def _known_keys(table: tuple[int | str, ...]) -> list[str]:
+    """The keys a table of the config may have; empty if ``table`` is not one of its tables."""
+    model: type[BaseModel] = AgentConfig
+    for part in table:
+        field = model.model_fields.get(str(part))
+        section = _table_type(field.annotation) if field is not None else None
+        if section is None:
+            return []
+        model = section
+    return sorted(name for name, field in model.model_fields.items() if not field.exclude)
+
+
+def _table_type(annotation: object) -> type[BaseModel] | None:
+    """The config section a field holds, if it holds one (``ModelConfig | None`` does)."""
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _found(value: object) -> str:
+    """A found value for a message: its repr, cut short, and its TOML type."""
+    shown = repr(value)
+    if len(shown) > 40:
+        shown = shown[:36] + "..."
+    kind = next((name for t, name in _TOML_TYPES.items() if isinstance(value, t)), None)
+    return f"{shown} ({kind or type(value).__name__})"
