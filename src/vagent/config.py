@@ -7,6 +7,7 @@ can be moved or checked out anywhere.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -342,6 +343,9 @@ def _problem(err: ErrorDetails) -> str:
     return f"{where}: {err['msg']}, got {_found(err['input'])}"
 
 
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def _key_path(loc: tuple[int | str, ...]) -> str:
     """A key's path as written about a TOML file: ``policy.verified_by[0]``."""
     path = ""
@@ -349,8 +353,14 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
         if isinstance(part, int) and path:
             path += f"[{part}]"
         else:
-            path += f".{part}" if path else str(part)
+            path += f".{_key(part)}" if path else _key(part)
     return path or "(the top level)"
+
+
+def _key(part: int | str) -> str:
+    """One key as written in TOML: bare when it can be, quoted (and escaped) otherwise."""
+    text = str(part)
+    return text if _BARE_KEY.fullmatch(text) else json.dumps(text)
 
 
 def _suggestion(loc: tuple[int | str, ...]) -> str:

@@ -147,3 +147,11 @@ def test_any_value_for_any_key_loads_or_raises_a_config_error_naming_the_key(
         problems = str(exc).splitlines()[1:]
         assert problems
         assert all(line.strip().startswith(key) for line in problems)
+
+
+def test_an_unknown_key_with_control_characters_is_quoted_on_one_line() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config({**BASE, "model": {"model": "m", "\x1e\n": None}})
+
+    [problem] = str(caught.value).splitlines()[1:]
+    assert problem.strip().startswith('model."\\u001e\\n": unknown key')
