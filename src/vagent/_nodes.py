@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -98,6 +99,9 @@ class Nodes:
         self.deps = deps
         self._model = deps.model.bind_tools([t.spec(deps.config) for t in deps.tools.values()])
         self._titles: list[str] | None = None
+        # Passages repeat from turn to turn: screen each text once, not on every turn.
+        self._carries_instructions = functools.lru_cache(maxsize=4096)(_carries_instructions)
+        self._public_values = functools.lru_cache(maxsize=4096)(self._find_public_values)
         url = deps.config.handoff.webhook_url
         self._webhook = WebhookQueue(url) if url else None
 
@@ -218,7 +222,7 @@ class Nodes:
             budget_chars=settings.budget_chars,
         )
         # Passages are data: one that carries instructions is dropped, never quoted or obeyed.
-        passages = [p for p in found if detect_injection(p.text) is None]
+        passages = [p for p in found if not self._carries_instructions(p.text)]
         if len(passages) < len(found):
             logger.warning(
                 "dropped passages carrying instructions: %s",
@@ -550,10 +554,13 @@ class Nodes:
     def _sayable(self, state: ConversationState, secrets: dict[str, Secret]) -> list[str]:
         """Values the caller may hear: their own, and the agency's details in the passages."""
         identity = state.get("identity") or Identity()
-        detector = self.deps.vault.detector
-        public = [s.text for p in state.get("passages", []) for s in detector.find(p.text)]
+        public = [v for p in state.get("passages", []) for v in self._public_values(p.text)]
         own = [s.value for s in secrets.values()]
         return [*own, *identity.phones_on_file, *identity.cases, *public]
+
+    def _find_public_values(self, text: str) -> tuple[str, ...]:
+        """The identifiers a passage publishes (the agency's own phone numbers, say)."""
+        return tuple(span.text for span in self.deps.vault.detector.find(text))
 
     def _unbacked_claim(self, text: str, actions: list[ActionRecord]) -> str | None:
         """A tool whose success the reply claims although it never ran in this conversation."""
@@ -634,6 +641,11 @@ def requested_calls(message: AIMessage) -> list[ToolCall]:
         for call in message.invalid_tool_calls
     ]
     return [*message.tool_calls, *unreadable]
+
+
+def _carries_instructions(text: str) -> bool:
+    """Whether a passage's text reads like instructions to the model."""
+    return detect_injection(text) is not None
 
 
 def _this_turn(messages: list[AnyMessage]) -> list[AnyMessage]:

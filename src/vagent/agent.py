@@ -155,8 +155,8 @@ class Agent:
         graph = await self._graph()
         config: RunnableConfig = {"configurable": {"thread_id": conversation_id}}
         async with self._lock(conversation_id):
-            current, resumed = await _finish_interrupted_turn(graph, config)
-            if await _awaiting_live_agent(graph, config):
+            current, resumed, waiting = await _finish_interrupted_turn(graph, config)
+            if waiting:
                 return Reply(
                     conversation_id=conversation_id, turn=current.get("turn", 0), text=WAITING_REPLY
                 )
@@ -192,8 +192,8 @@ class Agent:
         graph = await self._graph()
         config: RunnableConfig = {"configurable": {"thread_id": conversation_id}}
         async with self._lock(conversation_id):
-            current, _ = await _finish_interrupted_turn(graph, config)
-            if await _awaiting_live_agent(graph, config):
+            current, _, waiting = await _finish_interrupted_turn(graph, config)
+            if waiting:
                 # Ended before a live agent took it: close the wait so the record can be written.
                 await graph.ainvoke(Command(resume={}), config, durability="sync")
             if not current:
@@ -343,24 +343,26 @@ class Agent:
 
 async def _finish_interrupted_turn(
     graph: CompiledStateGraph[Any], config: RunnableConfig
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[dict[str, Any], bool, bool]:
     """The conversation's state, after finishing a turn that a crash stopped part-way.
 
-    Returns the state and whether a turn was finished.
+    Returns the state, whether a turn was finished, and whether the conversation waits for a
+    live agent.
 
     The interrupted node runs again from its top; side effects are safe to replay because the
     policy gate derives the same idempotency key and backends act once per key.
     """
     snapshot = await graph.aget_state(config)
     if not snapshot.next or snapshot.next == (_WAIT,):
-        return dict(snapshot.values), False
+        return dict(snapshot.values), False, snapshot.next == (_WAIT,)
     logger.warning(
         "finishing an interrupted turn: conversation=%s next=%s",
         config["configurable"]["thread_id"],
         ",".join(snapshot.next),
     )
     await graph.ainvoke(None, config, durability="sync")
-    return dict((await graph.aget_state(config)).values), True
+    snapshot = await graph.aget_state(config)
+    return dict(snapshot.values), True, snapshot.next == (_WAIT,)
 
 
 async def _awaiting_live_agent(graph: CompiledStateGraph[Any], config: RunnableConfig) -> bool:
