@@ -15,15 +15,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import hashlib
 import os
+import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+#: Whether this platform has ``flock`` (not Windows); without it turns are serialised only
+#: within one process.
+HAS_FLOCK = sys.platform != "win32"
+if sys.platform != "win32":
+    import fcntl
 
 
 class ConversationLocks(Protocol):

@@ -18,7 +18,7 @@ from langgraph.types import Command
 
 from vagent import _postgres, _sqlite
 from vagent._arguments import check_caller, check_id, check_text, live_agent_taking
-from vagent._locks import ConversationLocks, FileLocks
+from vagent._locks import HAS_FLOCK, ConversationLocks, FileLocks, LoopLocks
 from vagent._nodes import WAITING_REPLY, Deps, Nodes
 from vagent.backends.base import CaseSystem, Messenger
 from vagent.backends.sqlite import SQLiteBackend
@@ -69,6 +69,8 @@ class Agent:
             _postgres.PostgresLocks(config.database_url)
             if config.database_url
             else FileLocks(config.state_path / "locks")
+            if HAS_FLOCK
+            else LoopLocks()
         )
         self._opening: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
