@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -175,3 +176,34 @@ async def test_a_handoff_is_posted_to_the_configured_webhook(fha_config: AgentCo
     body = json.loads(route.calls.last.request.content)
     assert route.call_count == 1
     assert (body["conversation_id"], body["reason"]) == ("h", "caller_request")
+
+
+class HangingCaseSystem(SQLiteBackend):
+    """A case system whose writes never answer."""
+
+    async def cancel_case(self, case_id: str, *, idempotency_key: str) -> Case:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_a_backend_that_hangs_is_cut_off_and_the_caller_hears_the_outcome_is_unknown(
+    fha_config: AgentConfig,
+) -> None:
+    config = fha_config.model_copy(
+        update={"policy": fha_config.policy.model_copy(update={"tool_timeout_s": 0.2})}
+    )
+    backend = HangingCaseSystem(":memory:", seed=fha_config.resolve(Path("cases.json")))
+    agent = Agent.from_config(config, cases=backend)
+    await agent.run("t", "I'd like to cancel my loan application.", caller=MICHELLE)
+
+    reply = await agent.run("t", "Yes.")
+    record = await agent.end("t")
+    await agent.aclose()
+    agent.close()
+
+    assert reply.handoff is not None
+    assert reply.handoff.reason == "backend_unavailable"
+    assert [(a.status, a.reason) for a in reply.actions] == [("failed", "backend_timeout")]
+    assert reply.text.startswith("I can't confirm whether that went through.")
+    assert "is now cancelled" not in reply.text
+    assert record.turns == 2

@@ -69,6 +69,14 @@ UNBACKED_CLAIM_REPLY = (
 WITH_LIVE_AGENT_REPLY = "You're connected with a live agent, who will answer you directly."
 NO_ANSWER_REPLY = "I'm sorry, I don't have an answer for that."
 WAITING_REPLY = "A live agent will be with you shortly. They have a summary of our conversation."
+_FAILURE_PREFACE = {
+    "backend_timeout": "I can't confirm whether that went through. ",
+    "backend_error": "I couldn't complete that, and nothing was changed. ",
+}
+TIMEOUT_MESSAGE = (
+    "That is taking longer than it should, and I can't confirm whether it went through. "
+    "I'll connect you with a person who can check."
+)
 
 
 @dataclass
@@ -412,8 +420,24 @@ class Nodes:
         out: dict[str, Any],
     ) -> tuple[ActionRecord, str]:
         """Run an allowed tool; a backend failure is reported honestly, never as success."""
+        timeout = self.deps.config.policy.tool_timeout_s
         try:
-            result = await tool.run(decision.args, ctx, key=decision.key)
+            result = await asyncio.wait_for(
+                tool.run(decision.args, ctx, key=decision.key), timeout=timeout
+            )
+        except TimeoutError:
+            logger.warning(
+                "tool timed out: conversation=%s tool=%s timeout_s=%s",
+                ctx.conversation_id,
+                tool.name,
+                timeout,
+            )
+            # The backend may still have acted: say the outcome is unknown, never that nothing
+            # changed; a live agent checks, and a retry with the same key acts at most once.
+            out["handoff_reason"] = "backend_unavailable"
+            return _action(
+                tool.name, args, "failed", "backend_timeout", ctx, TIMEOUT_MESSAGE
+            ), TIMEOUT_MESSAGE
         except Exception:
             logger.warning(
                 "tool failed: conversation=%s tool=%s",
@@ -593,7 +617,7 @@ class Nodes:
             except BackendError:
                 # The packet is still in the local queue; the caller is not left waiting on it.
                 logger.warning("handoff webhook failed: conversation=%s", packet.conversation_id)
-        reply = f"{CRISIS_LINE} {HANDOFF_REPLY}" if reason == "crisis" else HANDOFF_REPLY
+        reply = f"{_handoff_preface(state, reason)}{HANDOFF_REPLY}"
         return {**_say(reply, turn), "handoff": packet, "handoff_turn": turn}
 
     async def await_live_agent(
@@ -641,6 +665,21 @@ def requested_calls(message: AIMessage) -> list[ToolCall]:
         for call in message.invalid_tool_calls
     ]
     return [*message.tool_calls, *unreadable]
+
+
+def _handoff_preface(state: ConversationState, reason: str) -> str:
+    """What the caller must hear before the handoff: the crisis line, or what a failed action
+    left (an unknown outcome is never told as "nothing changed")."""
+    if reason == "crisis":
+        return f"{CRISIS_LINE} "
+    failed = [
+        a.reason
+        for a in state.get("actions", [])
+        if a.turn == state.get("turn", 1) and a.status == "failed"
+    ]
+    if reason == "backend_unavailable" and failed:
+        return _FAILURE_PREFACE.get(failed[-1] or "", "")
+    return ""
 
 
 def _carries_instructions(text: str) -> bool:

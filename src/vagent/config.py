@@ -151,6 +151,9 @@ class PolicyConfig(_Section):
     """Tool calls the model may request in one turn."""
     max_tool_calls_per_conversation: int = Field(default=40, ge=1)
     """Tool calls the model may request in one conversation."""
+    tool_timeout_s: float = Field(default=10.0, gt=0)
+    """Seconds a tool's backend call may take; past that the caller is told the outcome is not
+    known and is handed to a person (the idempotency key makes a later retry safe)."""
 
 
 class GuardrailsConfig(_Section):
