@@ -18,8 +18,9 @@ from langgraph.types import Command
 
 from vagent import _postgres, _sqlite
 from vagent._arguments import check_caller, check_id, check_text, live_agent_taking
+from vagent._deps import Deps
 from vagent._locks import HAS_FLOCK, ConversationLocks, FileLocks, LoopLocks
-from vagent._nodes import WAITING_REPLY, Deps, Nodes
+from vagent._nodes import WAITING_REPLY, Nodes
 from vagent.backends.base import CaseSystem, Messenger
 from vagent.backends.sqlite import SQLiteBackend
 from vagent.config import AgentConfig, load_config

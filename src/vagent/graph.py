@@ -18,7 +18,8 @@ from typing import Literal
 from langchain_core.messages import AIMessage
 from langgraph.graph import END, START, StateGraph
 
-from vagent._nodes import Nodes, requested_calls
+from vagent._acting import requested_calls
+from vagent._nodes import Nodes
 from vagent.state import ConversationState
 
 

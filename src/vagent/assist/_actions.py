@@ -13,7 +13,7 @@ import dataclasses
 import logging
 from typing import Any
 
-from vagent._nodes import Deps
+from vagent._deps import Deps
 from vagent.assist._session import Session
 from vagent.assist._suggest import NOT_SUGGESTED, Reader
 from vagent.assist.models import PreparedAction
