@@ -68,3 +68,21 @@ def test_a_text_killed_before_its_checkpoint_is_sent_once_on_retry(tmp_path: Pat
     assert killed.returncode == -signal.SIGKILL
     assert count(tmp_path, "SELECT count(*) FROM outbox") == 1
     assert [a["tool"] for a in reply["actions"] if a["status"] == "executed"] == ["send_sms"]
+
+
+@pytest.mark.parametrize("node", ["screen", "retrieve", "respond", "act", "check"])
+def test_a_turn_killed_entering_any_node_is_finished_once_on_retry(
+    tmp_path: Path, node: str
+) -> None:
+    cancel = "I'd like to cancel my loan application."
+
+    killed = turns(tmp_path, cancel, "Yes.", extra=("--kill-node", node))
+    retried = turns(tmp_path, "Yes.", extra=("--end",))
+
+    reply, record = (json.loads(line) for line in retried.stdout.splitlines()[-2:])
+    assert killed.returncode == -signal.SIGKILL
+    assert count(tmp_path, "SELECT count(*) FROM effects") == 1
+    assert reply["turn"] == 2
+    assert [a["tool"] for a in record["actions"] if a["status"] == "executed"] == ["cancel_case"]
+    caller_lines = [t["text"] for t in record["transcript"] if t["speaker"] == "caller"]
+    assert caller_lines == [cancel, "Yes."]
