@@ -30,6 +30,7 @@ from vagent.guardrails.pii import PiiDetector
 from vagent.guardrails.vault import Vault
 from vagent.knowledge.store import KnowledgeBase, server_client
 from vagent.models import FallbackChatModel, resolve_model
+from vagent.models._retry import turn_budget
 from vagent.records import AuditEntry, RecordStore
 from vagent.state import (
     STATE_TYPES,
@@ -181,7 +182,8 @@ class Agent:
                 update["caller"] = caller
             # Each step's checkpoint is on disk before the next step starts, so a side effect
             # never runs ahead of the state that led to it, and a crash loses no caller turn.
-            output = await graph.ainvoke(update, config, durability="sync")
+            with turn_budget(self.config.model.budget_s if self.config.model else None):
+                output = await graph.ainvoke(update, config, durability="sync")
             state = cast(ConversationState, output)
         return _reply(conversation_id, state)
 

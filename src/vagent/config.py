@@ -41,8 +41,9 @@ class ModelConfig(_Section):
     max_attempts: int = Field(default=4, ge=1, le=10)
     """Attempts per model call, counting the first, before the call fails."""
     budget_s: float = Field(default=20.0, gt=0)
-    """Seconds one model call may take in all, retries and waits included; a ``Retry-After``
-    longer than what is left fails the call at once instead of keeping the caller waiting."""
+    """Seconds the model calls of one turn may take in all, retries and waits included; a
+    ``Retry-After`` longer than what is left fails the call at once instead of keeping the
+    caller waiting, and the turn is answered another way (``on_failure``)."""
     on_failure: Literal["offline", "hand_off"] = "offline"
     """What answers a turn whose model call failed: ``offline`` the offline engine, whose reply
     says the agent is in a limited mode and how to reach a person; ``hand_off`` hands the

@@ -62,10 +62,6 @@ async def make_agent(
 
     yield make
     for agent in built:
-        # Agent.aclose leaves the model's connections open, so the test closes them itself.
-        model = agent._deps.model
-        assert isinstance(model, FallbackChatModel)
-        await model.aclose()
         await agent.aclose()
         agent.close()
 

@@ -15,6 +15,7 @@ from langchain_core.messages import HumanMessage
 from tests.models.completions import completion, failure, ok
 
 from vagent.errors import ModelError
+from vagent.models._retry import call_budget, turn_budget
 from vagent.models.openai import OpenAIChatModel
 
 BASE_URL = "http://llm.test/v1"
@@ -218,3 +219,24 @@ async def test_a_call_to_a_custom_tool_is_passed_on_for_the_gate_to_refuse(
         {"unparsable_arguments": ""},
         "call_1",
     )
+
+
+def test_a_call_gets_what_is_left_of_the_turns_budget_never_more_than_its_own() -> None:
+    with turn_budget(5.0):
+        within_turn = call_budget(20.0)
+        own_is_smaller = call_budget(2.0)
+
+    assert 4.0 < within_turn <= 5.0
+    assert own_is_smaller == 2.0
+    assert call_budget(20.0) == 20.0
+
+
+async def test_a_call_made_after_the_turns_budget_ran_out_fails_without_a_request(
+    httpx2_mock: respx.Router, time: FakeTime
+) -> None:
+    model = model_with(time)
+
+    with turn_budget(0.0), pytest.raises(ModelError):
+        await model.ainvoke(QUESTION)
+
+    assert httpx2_mock.calls.call_count == 0

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import math
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 import openai
@@ -12,6 +15,35 @@ from tenacity import RetryCallState
 from tenacity.stop import stop_base
 
 _RETRYABLE_CLIENT_STATUSES = frozenset({408, 409, 429})
+
+
+# When the model calls of the running turn must be done (time.monotonic()), if a turn set it.
+_TURN_DEADLINE: ContextVar[float | None] = ContextVar("vagent_turn_deadline", default=None)
+
+
+@contextlib.contextmanager
+def turn_budget(seconds: float | None) -> Iterator[None]:
+    """Bound all the model calls made inside, together, to ``seconds`` from now.
+
+    A turn may call the model several times (a tool call, then the answer); each call gets what
+    is left of the turn's budget, never more than its own.
+    """
+    if seconds is None:
+        yield
+        return
+    token = _TURN_DEADLINE.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _TURN_DEADLINE.reset(token)
+
+
+def call_budget(per_call: float) -> float:
+    """Seconds one model call may take: its own budget, or what is left of the turn's."""
+    deadline = _TURN_DEADLINE.get()
+    if deadline is None:
+        return per_call
+    return max(0.0, min(per_call, deadline - time.monotonic()))
 
 
 class BadResponse(Exception):

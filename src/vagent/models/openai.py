@@ -43,6 +43,7 @@ from vagent.models._retry import (
     BadResponse,
     Budget,
     OutOfTime,
+    call_budget,
     failure,
     is_retryable,
     retry_after,
@@ -159,7 +160,7 @@ class OpenAIChatModel(BaseChatModel):
     ) -> ChatResult:
         """Call the endpoint asynchronously, retrying transient failures within the budget."""
         request = self._request(messages, stop, kwargs)
-        budget = Budget(self.budget, self._clock)
+        budget = Budget(call_budget(self.budget), self._clock)
         try:
             async for attempt in AsyncRetrying(sleep=self._sleep, **self._retry_policy(budget)):
                 with attempt:
@@ -181,7 +182,7 @@ class OpenAIChatModel(BaseChatModel):
         off an endpoint that trickles its answer past the budget.
         """
         request = self._request(messages, stop, kwargs)
-        budget = Budget(self.budget, self._clock)
+        budget = Budget(call_budget(self.budget), self._clock)
         try:
             for attempt in Retrying(sleep=self._sync_sleep, **self._retry_policy(budget)):
                 with attempt:
