@@ -371,3 +371,23 @@ def test_sync_invoke_raises_model_error_on_a_rejected_request(
 
     assert caught.value.status == 401
     assert route.call_count == 1
+
+
+def test_tool_schemas_reach_the_endpoint_without_vagents_extension_keys() -> None:
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "lookup_case",
+            "description": "Look up a case.",
+            "parameters": {
+                "type": "object",
+                "properties": {"case_id": {"type": "string", "x-entity": "CASE_ID"}},
+                "x-cues": ["case"],
+            },
+        },
+    }
+
+    bound = OpenAIChatModel(model="m", base_url="http://llm.test/v1").bind_tools([tool])
+
+    sent = bound.kwargs["tools"][0]["function"]["parameters"]  # type: ignore[attr-defined]
+    assert sent == {"type": "object", "properties": {"case_id": {"type": "string"}}}

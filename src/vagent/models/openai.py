@@ -148,7 +148,7 @@ class OpenAIChatModel(BaseChatModel):
         Returns:
             A runnable that calls the model with the tools.
         """
-        schemas = [convert_to_openai_tool(tool) for tool in tools]
+        schemas = [_without_extensions(convert_to_openai_tool(tool)) for tool in tools]
         return self.bind(tools=schemas, tool_choice=to_openai_tool_choice(tool_choice), **kwargs)
 
     async def _agenerate(
@@ -350,3 +350,13 @@ def _undecodable_as_bad_response() -> Iterator[None]:
         yield
     except json.JSONDecodeError as error:
         raise BadResponse(f"the body is not valid JSON ({error.msg})") from error
+
+
+def _without_extensions(schema: Any) -> Any:
+    """A tool schema without vagent's ``x-`` keys (cues for the offline engine, entity kinds),
+    which an endpoint has no use for and a strict one may refuse."""
+    if isinstance(schema, dict):
+        return {k: _without_extensions(v) for k, v in schema.items() if not k.startswith("x-")}
+    if isinstance(schema, list):
+        return [_without_extensions(item) for item in schema]
+    return schema
