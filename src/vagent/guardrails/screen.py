@@ -32,6 +32,13 @@ _PERSON = re.compile(
     r"(?:person|human|agent|representative|someone))\b",
     re.IGNORECASE,
 )
+_NEGATION = re.compile(
+    # \u2019 is the typographic apostrophe phones and chat apps put in "don't".
+    r"\b(?:don[\u2019']?t|do\s+not|does\s+not|doesn[\u2019']?t|did\s+not|didn[\u2019']?t|"
+    r"no\s+need|never|without|rather\s+not|not\s+(?:need|want|wanting|looking))\b",
+    re.IGNORECASE,
+)
+_CLAUSE_BREAK = re.compile(r"[.,;:!?]|\bbut\b", re.IGNORECASE)
 _YES = re.compile(
     r"^(?:yes|yeah|yep|yup|sure|correct|right|that's right|that is right|confirm|confirmed|"
     r"please do|go ahead|do it|ok|okay|affirmative|absolutely|definitely|that's correct|"
@@ -85,12 +92,26 @@ def clean(text: str, *, limit: int = MAX_TURN_CHARS) -> str:
     return _cut(" ".join(text.split()), limit)
 
 
+def asks_for_person(text: str) -> bool:
+    """Whether the caller asks for a person: "I'd like to talk to a person", not "I don't need
+    to talk to a person".
+
+    A request counts unless a negation comes before it in the same clause; "No, I want a
+    person" and "Why can't I talk to a person?" still count.
+    """
+    for match in _PERSON.finditer(text):
+        clause = _CLAUSE_BREAK.split(text[: match.start()])[-1]
+        if not _NEGATION.search(clause):
+            return True
+    return False
+
+
 def screen_text(text: str) -> Screening:
     """Screen one caller turn."""
     cleaned = clean(text)
     return Screening(
         text=cleaned,
-        wants_person=bool(_PERSON.search(cleaned)),
+        wants_person=asks_for_person(cleaned),
         small_talk=small_talk(cleaned),
     )
 
