@@ -30,6 +30,11 @@ Run it from the repository root::
     python tools/bench_load.py                          # N = 10, 50, 200; 3 turns; 1 s latency
     python tools/bench_load.py --sizes 200 --latency 2 --turns 5
     python tools/bench_load.py --burst
+    python tools/bench_load.py --workers 2          # two agent processes share the load
+
+With ``--workers W`` the conversations are dealt out to W processes, each with its own agent
+and state directory (as workers behind a load balancer, with no conversation shared), started
+together once all are warm; loop and all-thread CPU are then summed over the workers.
 """
 
 from __future__ import annotations
@@ -293,26 +298,36 @@ async def converse(
 
 
 async def measure(
-    agent: Agent, endpoint: FakeEndpoint, size: int, turns: int, latency: float, burst: bool
+    agent: Agent,
+    endpoint: FakeEndpoint | None,
+    size: int,
+    turns: int,
+    latency: float,
+    burst: bool,
+    part: tuple[int, int] = (0, 1),
 ) -> Run:
-    """Run ``size`` conversations at once and measure them."""
-    tag = f"load-{time.monotonic_ns()}"
-    requests_before = endpoint.count(REQUESTS)
-    endpoint.counters[MOST_IN_FLIGHT] = 0
+    """Run ``size`` conversations at once and measure them (with ``part = (k, w)``, only the
+    k-th of every w, for worker k of w; its requests are then counted from its replies)."""
+    tag = f"load-{time.monotonic_ns()}-{part[0]}"
+    requests_before = endpoint.count(REQUESTS) if endpoint else 0
+    if endpoint:
+        endpoint.counters[MOST_IN_FLIGHT] = 0
     cpu, loop_cpu, began = time.process_time(), time.thread_time(), time.perf_counter()
     conversations = await asyncio.gather(
         *(
             converse(agent, f"{tag}-{i}", i, turns, start)
             for i, start in enumerate(starts(size, latency, burst))
+            if i % part[1] == part[0]
         )
     )
+    expected = sum(sum(c.calls) for c in conversations)
     run = Run(
         size=size,
         turns=sum(len(c.turn_seconds) for c in conversations),
         seconds=time.perf_counter() - began,
         ideal_seconds=max(c.start + latency * sum(c.calls) for c in conversations),
-        requests=endpoint.count(REQUESTS) - requests_before,
-        most_in_flight=endpoint.count(MOST_IN_FLIGHT),
+        requests=endpoint.count(REQUESTS) - requests_before if endpoint else expected,
+        most_in_flight=endpoint.count(MOST_IN_FLIGHT) if endpoint else 0,
         loop_cpu=time.thread_time() - loop_cpu,
         process_cpu=time.process_time() - cpu,
         handoffs=sum(c.handed_off for c in conversations),
@@ -320,10 +335,72 @@ async def measure(
     for c in conversations:
         run.turn_seconds += c.turn_seconds
         run.overhead += [t - latency * k for t, k in zip(c.turn_seconds, c.calls, strict=True)]
-    expected = sum(sum(c.calls) for c in conversations)
     if expected != run.requests:
         print(f"warning: N={size}: {expected} model calls expected, {run.requests} requests seen")
     return run
+
+
+# Several worker processes, each with its own agent, sharing the load as behind a balancer.
+
+
+def build_agent(base_url: str, state_dir: Path) -> Agent:
+    """The FHA agent on the fake endpoint, with its state in ``state_dir``."""
+    os.environ.setdefault(KEY_ENV, "sk-bench-not-a-real-key")
+    config = load_config(CONFIG)
+    model = ModelConfig(model=MODEL, base_url=base_url, api_key_env=KEY_ENV, timeout_s=60.0)
+    return Agent.from_config(config.model_copy(update={"state_dir": state_dir, "model": model}))
+
+
+def work(part: tuple[int, int], job: tuple[str, int, int, float, bool], go: Any, out: Any) -> None:
+    """A worker process: build an agent, warm it up, wait for the others, run its share."""
+
+    async def main() -> Run:
+        base_url, size, turns, latency, burst = job
+        with tempfile.TemporaryDirectory(prefix="vagent-bench-worker-") as state_dir:
+            agent = build_agent(base_url, Path(state_dir))
+            try:
+                await measure(agent, None, WARM_UP_CONVERSATIONS, 1, latency, burst)
+                await asyncio.to_thread(go.wait)
+                return await measure(agent, None, size, turns, latency, burst, part)
+            finally:
+                await agent.aclose()
+                agent.close()
+
+    out.send(asyncio.run(main()))
+
+
+def measure_workers(
+    endpoint: FakeEndpoint, workers: int, size: int, turns: int, latency: float, burst: bool
+) -> Run:
+    """Run ``size`` conversations split over ``workers`` processes and merge what they saw."""
+    context = multiprocessing.get_context("spawn")
+    go = context.Barrier(workers)
+    pipes = [context.Pipe(duplex=False) for _ in range(workers)]
+    job = (endpoint.base_url, size, turns, latency, burst)
+    processes = [
+        context.Process(target=work, args=((k, workers), job, go, theirs))
+        for k, (_, theirs) in enumerate(pipes)
+    ]
+    for process in processes:
+        process.start()
+    parts: list[Run] = [ours.recv() for ours, _ in pipes]
+    for process in processes:
+        process.join()
+    merged = Run(
+        size=size,
+        turns=sum(r.turns for r in parts),
+        seconds=max(r.seconds for r in parts),
+        ideal_seconds=max(r.ideal_seconds for r in parts),
+        requests=sum(r.requests for r in parts),
+        most_in_flight=endpoint.count(MOST_IN_FLIGHT),
+        loop_cpu=sum(r.loop_cpu for r in parts),
+        process_cpu=sum(r.process_cpu for r in parts),
+        handoffs=sum(r.handoffs for r in parts),
+    )
+    for r in parts:
+        merged.turn_seconds += r.turn_seconds
+        merged.overhead += r.overhead
+    return merged
 
 
 async def client_only(
@@ -349,18 +426,13 @@ async def client_only(
 
 
 async def bench(
-    sizes: Sequence[int], turns: int, latency: float, burst: bool, state_dir: Path
+    sizes: Sequence[int], turns: int, latency: float, burst: bool, state_dir: Path, workers: int
 ) -> list[Run]:
     """Warm up, then measure each size with the agent and with the bare client."""
-    os.environ.setdefault(KEY_ENV, "sk-bench-not-a-real-key")
     with fake_endpoint(latency) as endpoint:
-        config = load_config(CONFIG)
-        model = ModelConfig(
-            model=MODEL, base_url=endpoint.base_url, api_key_env=KEY_ENV, timeout_s=60.0
-        )
-        agent = Agent.from_config(
-            config.model_copy(update={"state_dir": state_dir, "model": model})
-        )
+        if workers > 1:
+            return await bench_workers(endpoint, sizes, turns, latency, burst, workers)
+        agent = build_agent(endpoint.base_url, state_dir)
         client = OpenAIChatModel(model=MODEL, base_url=endpoint.base_url, api_key=None)
         runs = []
         try:
@@ -377,6 +449,33 @@ async def bench(
             await agent.aclose()
             agent.close()
         return runs
+
+
+async def bench_workers(
+    endpoint: FakeEndpoint,
+    sizes: Sequence[int],
+    turns: int,
+    latency: float,
+    burst: bool,
+    workers: int,
+) -> list[Run]:
+    """Each size over ``workers`` processes, then the bare client in this one."""
+    client = OpenAIChatModel(model=MODEL, base_url=endpoint.base_url, api_key=None)
+    runs = []
+    try:
+        await client_only(client, WARM_UP_CONVERSATIONS, 1, latency, burst)
+        for size in sizes:
+            endpoint.counters[MOST_IN_FLIGHT] = 0
+            run = await asyncio.to_thread(
+                measure_workers, endpoint, workers, size, turns, latency, burst
+            )
+            run.client_fraction, run.client_loop_cpu = await client_only(
+                client, size, turns, latency, burst
+            )
+            runs.append(run)
+    finally:
+        await client.aclose()
+    return runs
 
 
 def quantile(values: list[float], q: int) -> float:
@@ -435,12 +534,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--burst", action="store_true", help="start every conversation at once (the worst case)"
     )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="agent processes sharing the conversations"
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    if args.latency <= 0 or args.turns < 1 or not sizes or min(sizes) < 1:
-        parser.error("need --latency > 0, --turns >= 1 and sizes >= 1")
+    if args.latency <= 0 or args.turns < 1 or not sizes or min(sizes) < 1 or args.workers < 1:
+        parser.error("need --latency > 0, --turns >= 1, sizes >= 1 and --workers >= 1")
     with tempfile.TemporaryDirectory(prefix="vagent-bench-") as state_dir:
-        runs = asyncio.run(bench(sizes, args.turns, args.latency, args.burst, Path(state_dir)))
+        runs = asyncio.run(
+            bench(sizes, args.turns, args.latency, args.burst, Path(state_dir), args.workers)
+        )
     print(report(runs, args.turns, args.latency, args.burst))
     return 0
 
