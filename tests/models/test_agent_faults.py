@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 from tests.models.chat_server import ANSWER, ChatServer, answer, body, calls, cut_off, hang, status
+from tests.models.clock import FakeClock
 
 from vagent import Agent, AgentConfig, Caller
 from vagent.models import FallbackChatModel, OpenAIChatModel
@@ -20,16 +21,6 @@ QUESTION = "What is an FHA loan?"
 VERIFIED = Caller(phone="555-555-1212", ivr_authenticated=True)
 
 MakeAgent = Callable[..., Agent]
-
-
-class FakeClock:
-    """Monotonic seconds that move only when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -5,24 +5,15 @@ from __future__ import annotations
 import logging
 
 import pytest
+from tests.models.clock import FakeClock
 
 from vagent.models.breaker import CircuitBreaker, shared_breaker
-
-
-class FakeClock:
-    """Monotonic seconds that move only when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = 500.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
 def clock() -> FakeClock:
     """The breaker's clock."""
-    return FakeClock()
+    return FakeClock(500.0)
 
 
 @pytest.fixture
