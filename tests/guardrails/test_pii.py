@@ -225,6 +225,18 @@ def test_a_deployment_identifier_is_case_sensitive() -> None:
     assert found(detector, "tickets TK-1234 and tk-1234") == [("TICKET", "TK-1234")]
 
 
+def test_a_deployment_identifier_without_digits_is_found() -> None:
+    detector = PiiDetector(identifiers={"CLAIM": r"[A-Z]{3}-[A-Z]{4}"})
+
+    assert found(detector, "my claim is QRX-PLMB, thanks") == [("CLAIM", "QRX-PLMB")]
+
+
+def test_text_without_digits_or_at_signs_holds_no_built_in_kind(detector: PiiDetector) -> None:
+    text = "I live on Main Street, you can mail me, my social security number is private"
+
+    assert found(detector, text) == []
+
+
 @pytest.mark.parametrize(
     ("text", "kind"),
     [

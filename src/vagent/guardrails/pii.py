@@ -150,6 +150,8 @@ _RULES: Mapping[str, _Rule] = MappingProxyType(
     }
 )
 
+_DIGIT_OR_AT = re.compile(r"[\d@]")
+
 _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
     r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
@@ -221,6 +223,9 @@ class PiiDetector:
         self._identifiers: list[EntityRecognizer] = [
             _identifier_recognizer(kind, pattern) for kind, pattern in identifiers.items()
         ]
+        self._identifier_patterns = [
+            re.compile(_whole_token(pattern), _CASED) for pattern in identifiers.values()
+        ]
         self._engine = _engine()
 
     def find(self, text: str) -> list[PiiSpan]:
@@ -235,7 +240,7 @@ class PiiDetector:
             the same characters goes by kind (see :data:`BUILT_IN_KINDS`); otherwise the higher
             score wins, then the longer span.
         """
-        if not text.strip():
+        if not self._may_hold_pii(text):
             return []
         results = self._engine.analyze(
             text=text, language="en", ad_hoc_recognizers=self._identifiers
@@ -247,6 +252,16 @@ class PiiDetector:
             if span is not None:
                 spans.append(span)
         return _resolve(spans)
+
+    def _may_hold_pii(self, text: str) -> bool:
+        """False when nothing can match: most turns, answered without the Presidio engine.
+
+        Every built-in kind holds a digit (a number, a date, a street number) or an ``@``; a
+        deployment's identifiers are tried with their own patterns.
+        """
+        if _DIGIT_OR_AT.search(text):
+            return True
+        return any(pattern.search(text) for pattern in self._identifier_patterns)
 
     def _span(self, text: str, result: RecognizerResult, floor: int) -> PiiSpan | None:
         """The span a Presidio result becomes after the context check; None if it fails."""
@@ -344,14 +359,18 @@ def _identifier_recognizer(kind: str, pattern: str) -> PatternRecognizer:
         raise ConfigError(
             f"PII identifier {kind} has a pattern that matches empty text: {pattern!r}"
         )
-    # Whole tokens only: a five-digit case number is not the start of a ZIP+4 or a longer number.
-    whole = rf"(?<![\w-])(?:{pattern})(?![\w-])"
     return PatternRecognizer(
         supported_entity=f"{_OWN}ID_{kind}",
         name=f"vagent identifier {kind}",
-        patterns=[Pattern(kind, whole, _IDENTIFIER_SCORE)],
+        patterns=[Pattern(kind, _whole_token(pattern), _IDENTIFIER_SCORE)],
         global_regex_flags=_CASED,
     )
+
+
+def _whole_token(pattern: str) -> str:
+    """An identifier pattern matching whole tokens only."""
+    # A five-digit case number is not the start of a ZIP+4 or of a longer number.
+    return rf"(?<![\w-])(?:{pattern})(?![\w-])"
 
 
 class _OfflineEmailRecognizer(EmailRecognizer):
