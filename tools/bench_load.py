@@ -17,8 +17,11 @@ If the agent added no time of its own, the run would take as long as its busiest
 start plus ``latency`` per model call. The achieved fraction is that ideal time over the measured
 time: for conversations of equal length, the throughput in turns per second over the ideal
 N / (latency x requests per turn). The issue's target is 0.9 or more at N = 200. Beside each
-agent run, the same number of model calls is made with the bare client (no graph): that
-fraction shows what the client and the fake endpoint cost, so the rest is the agent's.
+agent run, two baselines run the same load: a bare LangGraph react agent
+(``create_react_agent`` with an SQLite checkpointer and one tool, on the same endpoint and
+caller lines: what LangGraph and the client cost with none of vagent's work), and the bare
+client making the same number of model calls with no graph (what the client and the fake
+endpoint cost).
 
 Overhead per turn is the turn's time less ``latency`` per model call it made. Loop CPU is the
 CPU time of the event loop's thread per turn: the work every turn queues behind, which caps
@@ -48,6 +51,7 @@ import re
 import statistics
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,7 +60,14 @@ from multiprocessing.sharedctypes import SynchronizedArray
 from pathlib import Path
 from typing import Any
 
-from langchain_core.messages import HumanMessage, SystemMessage
+import aiosqlite
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import tool
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.prebuilt import create_react_agent
+from langgraph.warnings import LangGraphDeprecatedSinceV10
 
 from vagent import Agent
 from vagent.config import ModelConfig, load_config
@@ -243,6 +254,9 @@ class Run:
     handoffs: int = 0
     client_fraction: float = 0.0
     client_loop_cpu: float = 0.0
+    # The react agent runs in one process, so it is measured beside a one-process agent only.
+    react_fraction: float | None = None
+    react_loop_cpu: float | None = None
 
     @property
     def fraction(self) -> float:
@@ -425,6 +439,58 @@ async def client_only(
     return ideal / seconds, (time.thread_time() - loop_cpu) / (size * turns)
 
 
+@tool
+async def lookup_case(case_id: str) -> str:
+    """Look up the status of the caller's case by its case number."""
+    return f"No case {case_id} is on file for you."
+
+
+async def react_agent(base_url: str, path: Path) -> tuple[CompiledStateGraph[Any], Any]:
+    """A bare LangGraph react agent on the same endpoint, with an SQLite checkpointer."""
+    model = OpenAIChatModel(model=MODEL, base_url=base_url, api_key=None, timeout=60.0)
+    conn = await aiosqlite.connect(str(path), timeout=30)
+    await conn.execute("PRAGMA journal_mode=WAL")
+    saver = AsyncSqliteSaver(conn)
+    await saver.setup()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LangGraphDeprecatedSinceV10)
+        graph = create_react_agent(model, tools=[lookup_case], checkpointer=saver)
+    return graph, conn
+
+
+async def react_only(
+    graph: CompiledStateGraph[Any], size: int, turns: int, latency: float, burst: bool
+) -> tuple[float, float]:
+    """The achieved fraction, and loop CPU seconds per turn, of the bare react agent."""
+    tag = f"react-{time.monotonic_ns()}"
+
+    async def converse(i: int, start: float) -> float:
+        _, lines = SCRIPTS[i % len(SCRIPTS)]
+        config: RunnableConfig = {"configurable": {"thread_id": f"{tag}-{i}"}}
+        await asyncio.sleep(start)
+        calls = 0
+        for n in range(turns):
+            state = await graph.ainvoke({"messages": [HumanMessage(caller_line(lines, n))]}, config)
+            turn = state["messages"][-1 - _since_caller(state["messages"]) :]
+            calls += sum(isinstance(m, AIMessage) for m in turn)
+        return start + latency * calls
+
+    loop_cpu, began = time.thread_time(), time.perf_counter()
+    ideal = max(
+        await asyncio.gather(*(converse(i, t) for i, t in enumerate(starts(size, latency, burst))))
+    )
+    seconds = time.perf_counter() - began
+    return ideal / seconds, (time.thread_time() - loop_cpu) / (size * turns)
+
+
+def _since_caller(messages: Sequence[Any]) -> int:
+    """How many messages came after the caller's latest one."""
+    for n, message in enumerate(reversed(messages)):
+        if isinstance(message, HumanMessage):
+            return n
+    return len(messages)
+
+
 async def bench(
     sizes: Sequence[int], turns: int, latency: float, burst: bool, state_dir: Path, workers: int
 ) -> list[Run]:
@@ -434,13 +500,18 @@ async def bench(
             return await bench_workers(endpoint, sizes, turns, latency, burst, workers)
         agent = build_agent(endpoint.base_url, state_dir)
         client = OpenAIChatModel(model=MODEL, base_url=endpoint.base_url, api_key=None)
+        react, react_conn = await react_agent(endpoint.base_url, state_dir / "react.sqlite")
         runs = []
         try:
-            # Loads the embedder, compiles the graph and opens the connections.
+            # Loads the embedder, compiles the graphs and opens the connections.
             await measure(agent, endpoint, WARM_UP_CONVERSATIONS, 1, latency, burst)
             await client_only(client, WARM_UP_CONVERSATIONS, 1, latency, burst)
+            await react_only(react, WARM_UP_CONVERSATIONS, 1, latency, burst)
             for size in sizes:
                 run = await measure(agent, endpoint, size, turns, latency, burst)
+                run.react_fraction, run.react_loop_cpu = await react_only(
+                    react, size, turns, latency, burst
+                )
                 run.client_fraction, run.client_loop_cpu = await client_only(
                     client, size, turns, latency, burst
                 )
@@ -448,6 +519,8 @@ async def bench(
         finally:
             await agent.aclose()
             agent.close()
+            await client.aclose()
+            await react_conn.close()
         return runs
 
 
@@ -483,13 +556,18 @@ def quantile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
+def _figure(value: float | None, scale: float, digits: int = 2) -> str:
+    """A measured figure, or a dash where it was not measured."""
+    return "-" if value is None else f"{value * scale:.{digits}f}"
+
+
 def report(runs: list[Run], turns: int, latency: float, burst: bool) -> str:
     """The table, one row per size, and what its columns mean."""
     arrivals = "all at once" if burst else f"spread over {latency * 1e3:.0f} ms"
     header = (
-        f"{'N':>5}{'fraction':>10}{'client':>8}{'turns/s':>9}{'ideal/s':>9}"
+        f"{'N':>5}{'fraction':>10}{'react':>7}{'client':>8}{'turns/s':>9}{'ideal/s':>9}"
         f"{'p50 ms':>8}{'p95 ms':>8}{'ovh p50':>9}{'ovh p95':>9}{'req/turn':>10}"
-        f"{'loop cpu':>10}{'client':>8}{'all cpu':>9}{'held':>6}"
+        f"{'loop cpu':>10}{'react':>7}{'client':>8}{'all cpu':>9}{'held':>6}"
     )
     lines = [
         f"{turns} turns per conversation, conversations starting {arrivals};",
@@ -499,21 +577,26 @@ def report(runs: list[Run], turns: int, latency: float, burst: bool) -> str:
     ]
     for r in runs:
         lines.append(
-            f"{r.size:>5}{r.fraction:>10.2f}{r.client_fraction:>8.2f}"
+            f"{r.size:>5}{r.fraction:>10.2f}{_figure(r.react_fraction, 1):>7}"
+            f"{r.client_fraction:>8.2f}"
             f"{r.turns / r.seconds:>9.1f}{r.turns / r.ideal_seconds:>9.1f}"
             f"{quantile(r.turn_seconds, 50) * 1e3:>8.0f}{quantile(r.turn_seconds, 95) * 1e3:>8.0f}"
             f"{quantile(r.overhead, 50) * 1e3:>9.0f}{quantile(r.overhead, 95) * 1e3:>9.0f}"
             f"{r.requests / r.turns:>10.2f}{r.loop_cpu / r.turns * 1e3:>10.1f}"
-            f"{r.client_loop_cpu * 1e3:>8.1f}{r.process_cpu / r.turns * 1e3:>9.1f}"
+            f"{_figure(r.react_loop_cpu, 1e3, 1):>7}{r.client_loop_cpu * 1e3:>8.1f}"
+            f"{r.process_cpu / r.turns * 1e3:>9.1f}"
             f"{r.most_in_flight:>6}"
         )
     lines += [
         "",
         "fraction  ideal time (each conversation's start + latency x its model calls, the",
-        "          busiest one's) / measured time; client: the same for the bare OpenAI client",
-        "          making the same number of calls, without the graph",
+        "          busiest one's) / measured time; react: the same for a bare LangGraph react",
+        "          agent (create_react_agent, SQLite checkpointer, one tool) on the same endpoint",
+        "          and caller lines; client: the bare OpenAI client making the same number of",
+        "          calls, without any graph",
         "ovh       turn time less latency per model call (ms)",
-        "loop cpu  CPU ms per turn on the event loop's thread; client: the same per bare call;",
+        "loop cpu  CPU ms per turn on the event loop's thread; react: the same per react-agent",
+        "          turn; client: the same per bare call;",
         "          all cpu: CPU ms per turn of the whole bench process, every thread",
         "held      most requests the endpoint held at once",
     ]
