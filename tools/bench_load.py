@@ -51,7 +51,6 @@ import re
 import statistics
 import tempfile
 import time
-import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -60,15 +59,12 @@ from multiprocessing.sharedctypes import SynchronizedArray
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import tool
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.prebuilt import create_react_agent
-from langgraph.warnings import LangGraphDeprecatedSinceV10
 
+from bench_turn import react_agent
 from vagent import Agent
 from vagent.config import ModelConfig, load_config
 from vagent.models import OpenAIChatModel
@@ -445,19 +441,6 @@ async def lookup_case(case_id: str) -> str:
     return f"No case {case_id} is on file for you."
 
 
-async def react_agent(base_url: str, path: Path) -> tuple[CompiledStateGraph[Any], Any]:
-    """A bare LangGraph react agent on the same endpoint, with an SQLite checkpointer."""
-    model = OpenAIChatModel(model=MODEL, base_url=base_url, api_key=None, timeout=60.0)
-    conn = await aiosqlite.connect(str(path), timeout=30)
-    await conn.execute("PRAGMA journal_mode=WAL")
-    saver = AsyncSqliteSaver(conn)
-    await saver.setup()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", LangGraphDeprecatedSinceV10)
-        graph = create_react_agent(model, tools=[lookup_case], checkpointer=saver)
-    return graph, conn
-
-
 async def react_only(
     graph: CompiledStateGraph[Any], size: int, turns: int, latency: float, burst: bool
 ) -> tuple[float, float]:
@@ -500,7 +483,9 @@ async def bench(
             return await bench_workers(endpoint, sizes, turns, latency, burst, workers)
         agent = build_agent(endpoint.base_url, state_dir)
         client = OpenAIChatModel(model=MODEL, base_url=endpoint.base_url, api_key=None)
-        react, react_conn = await react_agent(endpoint.base_url, state_dir / "react.sqlite")
+        react_model = OpenAIChatModel(model=MODEL, base_url=endpoint.base_url, api_key=None)
+        react_path = state_dir / "react.sqlite"
+        react, react_conn = await react_agent(react_model, [lookup_case], react_path)
         runs = []
         try:
             # Loads the embedder, compiles the graphs and opens the connections.
@@ -520,6 +505,7 @@ async def bench(
             await agent.aclose()
             agent.close()
             await client.aclose()
+            await react_model.aclose()
             await react_conn.close()
         return runs
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, tool
@@ -114,8 +115,8 @@ def lookup_tool(backend: SQLiteBackend) -> BaseTool:
     return lookup_case
 
 
-async def bare_agent(
-    backend: SQLiteBackend, model: ScriptedModel, path: Path
+async def react_agent(
+    model: BaseChatModel, tools: list[BaseTool], path: Path
 ) -> tuple[CompiledStateGraph[Any], aiosqlite.Connection]:
     """create_react_agent with an SQLite checkpointer set up the way vagent sets up its own."""
     conn = await aiosqlite.connect(str(path), timeout=30)
@@ -124,7 +125,7 @@ async def bare_agent(
     await saver.setup()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LangGraphDeprecatedSinceV10)
-        graph = create_react_agent(model, tools=[lookup_tool(backend)], checkpointer=saver)
+        graph = create_react_agent(model, tools=tools, checkpointer=saver)
     return graph, conn
 
 
@@ -168,8 +169,9 @@ async def measure(turns: int, conversations: int, state_dir: Path) -> dict[str, 
     )
     config = config.model_copy(update={"state_dir": state_dir / "vagent", "policy": policy})
     agent = Agent.from_config(config, model=scripted_model(turns + WARM_UP_TURNS))
-    graph, conn = await bare_agent(
-        agent.backend, scripted_model(turns + WARM_UP_TURNS), state_dir / "bare.sqlite"
+    bare_model = scripted_model(turns + WARM_UP_TURNS)
+    graph, conn = await react_agent(
+        bare_model, [lookup_tool(agent.backend)], state_dir / "bare.sqlite"
     )
     clock = SearchClock()
     times: dict[str, list[float]] = {"vagent": [], "search": [], "bare": []}
