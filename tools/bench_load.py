@@ -454,8 +454,7 @@ async def react_only(
         calls = 0
         for n in range(turns):
             state = await graph.ainvoke({"messages": [HumanMessage(caller_line(lines, n))]}, config)
-            turn = state["messages"][-1 - _since_caller(state["messages"]) :]
-            calls += sum(isinstance(m, AIMessage) for m in turn)
+            calls += _model_calls_of_turn(state["messages"])
         return start + latency * calls
 
     loop_cpu, began = time.thread_time(), time.perf_counter()
@@ -466,12 +465,14 @@ async def react_only(
     return ideal / seconds, (time.thread_time() - loop_cpu) / (size * turns)
 
 
-def _since_caller(messages: Sequence[Any]) -> int:
-    """How many messages came after the caller's latest one."""
-    for n, message in enumerate(reversed(messages)):
+def _model_calls_of_turn(messages: Sequence[Any]) -> int:
+    """How many model replies came after the caller's latest message."""
+    calls = 0
+    for message in reversed(messages):
         if isinstance(message, HumanMessage):
-            return n
-    return len(messages)
+            break
+        calls += isinstance(message, AIMessage)
+    return calls
 
 
 async def bench(
